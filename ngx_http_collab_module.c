@@ -1,0 +1,300 @@
+/*
+ * ngx_http_collab_module: real-time collaborative editing inside nginx.
+ *
+ * This file holds the module definition, its directives, configuration
+ * create/merge and the worker init/exit hooks.  The work itself lives in
+ * src/: ws/ (WebSocket sessions), protocol/ (ShareDB messages), doc/ (the
+ * per-worker document registry and commit path), store/ (PostgreSQL) and
+ * redis/ (pub/sub fan-out and locks).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_collab.h"
+#include "ws/ngx_http_collab_ws.h"
+#include "store/ngx_http_collab_pg.h"
+#include "redis/ngx_http_collab_redis.h"
+
+
+static void *ngx_http_collab_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_collab_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_collab_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_collab_websocket(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_collab_init_process(ngx_cycle_t *cycle);
+static void ngx_http_collab_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_collab_commands[] = {
+
+    { ngx_string("collab_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, pg_conninfo),
+      NULL },
+
+    { ngx_string("collab_postgres_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, pg_pool_size),
+      NULL },
+
+    { ngx_string("collab_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, redis_addr),
+      NULL },
+
+    { ngx_string("collab_redis_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, redis_prefix),
+      NULL },
+
+    { ngx_string("collab_websocket"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_collab_websocket,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("collab_max_message_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, max_message_size),
+      NULL },
+
+    { ngx_string("collab_send_queue_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, send_queue_limit),
+      NULL },
+
+    { ngx_string("collab_ping_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, ping_interval),
+      NULL },
+
+    { ngx_string("collab_pong_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, pong_timeout),
+      NULL },
+
+    { ngx_string("collab_allowed_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, allowed_origins),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_collab_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_collab_create_main_conf,      /* create main configuration */
+    ngx_http_collab_init_main_conf,        /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_collab_create_loc_conf,       /* create location configuration */
+    ngx_http_collab_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_collab_module = {
+    NGX_MODULE_V1,
+    &ngx_http_collab_module_ctx,           /* module context */
+    ngx_http_collab_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_collab_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_collab_exit_process,          /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_collab_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_collab_main_conf_t  *cmcf;
+
+    cmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_collab_main_conf_t));
+    if (cmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     cmcf->pg_conninfo = { 0, NULL };
+     *     cmcf->redis_addr = { 0, NULL };
+     *     cmcf->redis_prefix = { 0, NULL };
+     */
+
+    cmcf->pg_pool_size = NGX_CONF_UNSET_UINT;
+    cmcf->enabled = NGX_CONF_UNSET;
+
+    return cmcf;
+}
+
+
+static char *
+ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_collab_main_conf_t  *cmcf = conf;
+
+    ngx_conf_init_uint_value(cmcf->pg_pool_size, 4);
+    ngx_conf_init_value(cmcf->enabled, 0);
+
+    if (cmcf->pg_pool_size == 0 || cmcf->pg_pool_size > 64) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_postgres_pool\" must be "
+                           "between 1 and 64, not %ui", cmcf->pg_pool_size);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cmcf->redis_prefix.data == NULL) {
+        ngx_str_set(&cmcf->redis_prefix, "collab:");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_collab_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_collab_loc_conf_t  *clcf;
+
+    clcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_collab_loc_conf_t));
+    if (clcf == NULL) {
+        return NULL;
+    }
+
+    clcf->websocket = NGX_CONF_UNSET;
+    clcf->max_message_size = NGX_CONF_UNSET_SIZE;
+    clcf->send_queue_limit = NGX_CONF_UNSET_SIZE;
+    clcf->ping_interval = NGX_CONF_UNSET_MSEC;
+    clcf->pong_timeout = NGX_CONF_UNSET_MSEC;
+    clcf->allowed_origins = NGX_CONF_UNSET_PTR;
+
+    return clcf;
+}
+
+
+static char *
+ngx_http_collab_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_collab_loc_conf_t  *prev = parent;
+    ngx_http_collab_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->websocket, prev->websocket, 0);
+    ngx_conf_merge_size_value(conf->max_message_size,
+                              prev->max_message_size, 1024 * 1024);
+    ngx_conf_merge_size_value(conf->send_queue_limit,
+                              prev->send_queue_limit, 4 * 1024 * 1024);
+    ngx_conf_merge_msec_value(conf->ping_interval, prev->ping_interval,
+                              30000);
+    ngx_conf_merge_msec_value(conf->pong_timeout, prev->pong_timeout,
+                              10000);
+    ngx_conf_merge_ptr_value(conf->allowed_origins, prev->allowed_origins,
+                             NULL);
+
+    if (conf->max_message_size < 125) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_max_message_size\" must be at "
+                           "least 125 bytes");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_collab_websocket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_collab_loc_conf_t  *clcf = conf;
+
+    ngx_http_core_loc_conf_t     *hclcf;
+    ngx_http_collab_main_conf_t  *cmcf;
+
+    if (clcf->websocket != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    clcf->websocket = 1;
+
+    hclcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    hclcf->handler = ngx_http_collab_ws_handler;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_collab_module);
+    cmcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_collab_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_collab_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_collab_module);
+    if (cmcf == NULL || !cmcf->enabled) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_collab_ws_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_collab_pg_init_process(cycle, cmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_collab_redis_init_process(cycle, cmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_collab_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_collab_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_collab_module);
+    if (cmcf == NULL || !cmcf->enabled) {
+        return;
+    }
+
+    ngx_http_collab_redis_exit_process(cycle);
+    ngx_http_collab_pg_exit_process(cycle);
+    ngx_http_collab_ws_exit_process(cycle);
+}

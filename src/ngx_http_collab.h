@@ -1,0 +1,48 @@
+/*
+ * ngx_http_collab_module: shared declarations.
+ *
+ * The module configuration lives here so that every subsystem (WebSocket
+ * sessions, PostgreSQL store, Redis, document registry) reads the same
+ * structures.  Pure engine code (src/engine, src/ws/collab_*, and
+ * src/protocol/collab_*) never includes this file.
+ */
+
+#ifndef _NGX_HTTP_COLLAB_H_INCLUDED_
+#define _NGX_HTTP_COLLAB_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_COLLAB_VERSION  "0.1.0"
+
+
+/* http{} level: settings that own per-worker external connections */
+typedef struct {
+    ngx_str_t                  pg_conninfo;      /* collab_postgres */
+    ngx_uint_t                 pg_pool_size;     /* collab_postgres_pool */
+
+    ngx_str_t                  redis_addr;       /* collab_redis */
+    ngx_str_t                  redis_prefix;     /* collab_redis_prefix */
+
+    ngx_flag_t                 enabled;          /* any collab location */
+} ngx_http_collab_main_conf_t;
+
+
+/* location level: the WebSocket endpoint */
+typedef struct {
+    ngx_flag_t                 websocket;        /* collab_websocket */
+    size_t                     max_message_size; /* collab_max_message_size */
+    size_t                     send_queue_limit; /* collab_send_queue_limit */
+    ngx_msec_t                 ping_interval;    /* collab_ping_interval */
+    ngx_msec_t                 pong_timeout;     /* collab_pong_timeout */
+    ngx_array_t               *allowed_origins;  /* collab_allowed_origins */
+} ngx_http_collab_loc_conf_t;
+
+
+extern ngx_module_t  ngx_http_collab_module;
+
+
+#endif /* _NGX_HTTP_COLLAB_H_INCLUDED_ */
