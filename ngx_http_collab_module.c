@@ -16,6 +16,8 @@
 #include "ws/ngx_http_collab_ws.h"
 #include "store/ngx_http_collab_pg.h"
 #include "redis/ngx_http_collab_redis.h"
+#include "status/ngx_http_collab_status.h"
+#include "api/ngx_http_collab_api.h"
 
 
 static void *ngx_http_collab_create_main_conf(ngx_conf_t *cf);
@@ -25,6 +27,9 @@ static char *ngx_http_collab_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_collab_websocket(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_collab_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_collab_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_collab_init_process(ngx_cycle_t *cycle);
 static void ngx_http_collab_exit_process(ngx_cycle_t *cycle);
 
@@ -45,11 +50,46 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       offsetof(ngx_http_collab_main_conf_t, pg_pool_size),
       NULL },
 
+    { ngx_string("collab_postgres_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, pg_queue_size),
+      NULL },
+
+    { ngx_string("collab_postgres_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, pg_timeout),
+      NULL },
+
+    { ngx_string("collab_snapshot_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, snapshot_interval),
+      NULL },
+
     { ngx_string("collab_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_collab_redis_set_addr,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_collab_main_conf_t, redis_addr),
+      0,
+      NULL },
+
+    { ngx_string("collab_redis_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, redis_connect_timeout),
+      NULL },
+
+    { ngx_string("collab_lock_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, lock_ttl),
       NULL },
 
     { ngx_string("collab_redis_prefix"),
@@ -62,6 +102,20 @@ static ngx_command_t  ngx_http_collab_commands[] = {
     { ngx_string("collab_websocket"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_collab_websocket,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("collab_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_collab_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("collab_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_collab_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -96,7 +150,7 @@ static ngx_command_t  ngx_http_collab_commands[] = {
 
     { ngx_string("collab_allowed_origins"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_str_array_slot,
+      ngx_http_collab_ws_allowed_origins,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_collab_loc_conf_t, allowed_origins),
       NULL },
@@ -126,7 +180,7 @@ ngx_module_t  ngx_http_collab_module = {
     ngx_http_collab_commands,              /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_collab_init_module,           /* init module */
     ngx_http_collab_init_process,          /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -155,7 +209,13 @@ ngx_http_collab_create_main_conf(ngx_conf_t *cf)
      */
 
     cmcf->pg_pool_size = NGX_CONF_UNSET_UINT;
+    cmcf->pg_queue_size = NGX_CONF_UNSET_UINT;
+    cmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
+    cmcf->snapshot_interval = NGX_CONF_UNSET_UINT;
+    cmcf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
+    cmcf->lock_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->enabled = NGX_CONF_UNSET;
+    cmcf->api = NGX_CONF_UNSET;
 
     return cmcf;
 }
@@ -167,7 +227,11 @@ ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_collab_main_conf_t  *cmcf = conf;
 
     ngx_conf_init_uint_value(cmcf->pg_pool_size, 4);
+    ngx_conf_init_uint_value(cmcf->pg_queue_size, 1024);
+    ngx_conf_init_msec_value(cmcf->pg_timeout, 10000);
+    ngx_conf_init_uint_value(cmcf->snapshot_interval, 100);
     ngx_conf_init_value(cmcf->enabled, 0);
+    ngx_conf_init_value(cmcf->api, 0);
 
     if (cmcf->pg_pool_size == 0 || cmcf->pg_pool_size > 64) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -176,8 +240,55 @@ ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (cmcf->pg_queue_size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_postgres_queue\" must be at "
+                           "least 1");
+        return NGX_CONF_ERROR;
+    }
+
+    if (cmcf->pg_timeout == 0 || cmcf->snapshot_interval == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_postgres_timeout\" and "
+                           "\"collab_snapshot_interval\" must not be 0");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_collab_pg_check_conf(cf, cmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cmcf->pg_conninfo.data == NULL) {
+
+        /* a history endpoint without a database can only ever fail */
+        if (cmcf->api) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "collab: \"collab_api\" requires "
+                               "\"collab_postgres\"");
+            return NGX_CONF_ERROR;
+        }
+
+        /* WebSockets still work (handshake, ping) but nothing persists */
+        if (cmcf->enabled) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "collab: \"collab_postgres\" is not set: "
+                               "documents cannot be loaded or committed");
+        }
+    }
+
     if (cmcf->redis_prefix.data == NULL) {
         ngx_str_set(&cmcf->redis_prefix, "collab:");
+    }
+
+    ngx_conf_init_msec_value(cmcf->redis_connect_timeout, 3000);
+    ngx_conf_init_msec_value(cmcf->lock_ttl, 5000);
+
+    if (cmcf->redis_connect_timeout == 0 || cmcf->lock_ttl < 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_redis_connect_timeout\" must "
+                           "not be 0 and \"collab_lock_ttl\" must be at "
+                           "least 100ms");
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -200,6 +311,7 @@ ngx_http_collab_create_loc_conf(ngx_conf_t *cf)
     clcf->ping_interval = NGX_CONF_UNSET_MSEC;
     clcf->pong_timeout = NGX_CONF_UNSET_MSEC;
     clcf->allowed_origins = NGX_CONF_UNSET_PTR;
+    clcf->api = NGX_CONF_UNSET;
 
     return clcf;
 }
@@ -222,6 +334,7 @@ ngx_http_collab_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               10000);
     ngx_conf_merge_ptr_value(conf->allowed_origins, prev->allowed_origins,
                              NULL);
+    ngx_conf_merge_value(conf->api, prev->api, 0);
 
     if (conf->max_message_size < 125) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -255,6 +368,45 @@ ngx_http_collab_websocket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cmcf->enabled = 1;
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_collab_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_collab_loc_conf_t  *clcf = conf;
+
+    ngx_http_core_loc_conf_t     *hclcf;
+    ngx_http_collab_main_conf_t  *cmcf;
+
+    if (clcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    clcf->api = 1;
+
+    hclcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    hclcf->handler = ngx_http_collab_api_handler;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_collab_module);
+    cmcf->enabled = 1;
+    cmcf->api = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_collab_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_collab_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_collab_module);
+    if (cmcf == NULL || !cmcf->enabled) {
+        return NGX_OK;
+    }
+
+    return ngx_http_collab_redis_init_module(cycle, cmcf);
 }
 
 

@@ -23,11 +23,20 @@
 typedef struct {
     ngx_str_t                  pg_conninfo;      /* collab_postgres */
     ngx_uint_t                 pg_pool_size;     /* collab_postgres_pool */
+    ngx_uint_t                 pg_queue_size;    /* collab_postgres_queue */
+    ngx_msec_t                 pg_timeout;       /* collab_postgres_timeout */
+    ngx_uint_t                 snapshot_interval; /* collab_snapshot_interval */
 
     ngx_str_t                  redis_addr;       /* collab_redis */
+    ngx_str_t                  redis_host;       /* resolved, NUL-ended */
+    ngx_uint_t                 redis_port;       /* 0: unix socket */
     ngx_str_t                  redis_prefix;     /* collab_redis_prefix */
+    ngx_msec_t                 redis_connect_timeout;
+                                       /* collab_redis_connect_timeout */
+    ngx_msec_t                 lock_ttl;         /* collab_lock_ttl */
 
     ngx_flag_t                 enabled;          /* any collab location */
+    ngx_flag_t                 api;              /* any collab_api location */
 } ngx_http_collab_main_conf_t;
 
 
@@ -39,6 +48,7 @@ typedef struct {
     ngx_msec_t                 ping_interval;    /* collab_ping_interval */
     ngx_msec_t                 pong_timeout;     /* collab_pong_timeout */
     ngx_array_t               *allowed_origins;  /* collab_allowed_origins */
+    ngx_flag_t                 api;              /* collab_api */
 } ngx_http_collab_loc_conf_t;
 
 

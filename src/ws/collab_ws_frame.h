@@ -95,12 +95,15 @@ typedef struct {
     unsigned            fin:1;
     unsigned            in_message:1;
     unsigned            message_text:1;
+    unsigned            message_pending:1;  /* message_start not yet sent */
     uint8_t             mask[4];
     uint64_t            frame_len;
     uint64_t            frame_done;
     uint64_t            message_len;
     collab_ws_utf8_t    utf8;
     uint8_t             control[COLLAB_WS_MAX_CONTROL];
+    uint16_t            error_code;
+    const char         *error;
 } collab_ws_parser_t;
 
 

@@ -1,0 +1,355 @@
+/*
+ * The history endpoint: parse the path and the version range, ask the
+ * store, and write the ops as JSON with yajl_gen.  The request is held
+ * (count++) while the statement runs and finalized from the store's
+ * callback.
+ */
+
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_collab.h"
+#include "store/ngx_http_collab_store.h"
+#include "api/ngx_http_collab_api.h"
+
+
+static ngx_int_t ngx_http_collab_api_split(ngx_http_request_t *r,
+    ngx_str_t *collection, ngx_str_t *doc, ngx_str_t *what);
+static ngx_int_t ngx_http_collab_api_version(ngx_http_request_t *r,
+    char *name, size_t len, int64_t *v);
+static void ngx_http_collab_api_ops_done(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res);
+static ngx_int_t ngx_http_collab_api_ops_json(ngx_http_request_t *r,
+    ngx_http_collab_store_result_t *res);
+static ngx_int_t ngx_http_collab_api_error(ngx_http_request_t *r,
+    ngx_uint_t status, char *msg);
+static ngx_int_t ngx_http_collab_api_send(ngx_http_request_t *r,
+    ngx_uint_t status, const u_char *body, size_t len);
+
+
+#define ngx_http_collab_api_gen_str(g, s)                                    \
+    yajl_gen_string(g, (const unsigned char *) (s), sizeof(s) - 1)
+
+
+ngx_int_t
+ngx_http_collab_api_handler(ngx_http_request_t *r)
+{
+    int64_t           from, to;
+    ngx_int_t         rc;
+    ngx_str_t         collection, doc, what;
+    ngx_table_elt_t  *allow;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        allow = ngx_list_push(&r->headers_out.headers);
+        if (allow == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        allow->hash = 1;
+        ngx_str_set(&allow->key, "Allow");
+        ngx_str_set(&allow->value, "GET, HEAD");
+
+        return ngx_http_collab_api_error(r, NGX_HTTP_NOT_ALLOWED,
+                                         "method not allowed");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_collab_api_split(r, &collection, &doc, &what) != NGX_OK) {
+        return ngx_http_collab_api_error(r, NGX_HTTP_NOT_FOUND,
+                                         "no such endpoint");
+    }
+
+    if (what.len != 3 || ngx_strncmp(what.data, "ops", 3) != 0) {
+        return ngx_http_collab_api_error(r, NGX_HTTP_NOT_FOUND,
+                                         "no such endpoint");
+    }
+
+    from = 0;
+    to = -1;
+
+    if (ngx_http_collab_api_version(r, "from", 4, &from) != NGX_OK
+        || ngx_http_collab_api_version(r, "to", 2, &to) != NGX_OK
+        || (to >= 0 && to < from))
+    {
+        return ngx_http_collab_api_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "from and to must be versions "
+                                         "with from <= to");
+    }
+
+    if (ngx_http_collab_store_ops(&collection, &doc, from, to,
+                                  NGX_HTTP_COLLAB_API_MAX_OPS,
+                                  ngx_http_collab_api_ops_done, r)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* held until the store answers; it always does, asynchronously */
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_collab_api_split(ngx_http_request_t *r, ngx_str_t *collection,
+    ngx_str_t *doc, ngx_str_t *what)
+{
+    u_char                    *p, *last, *slash;
+    ngx_uint_t                 i;
+    ngx_str_t                 *parts[3];
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    /* <location>/<collection>/<doc>/<what>, each part non-empty */
+
+    p = r->uri.data;
+    last = r->uri.data + r->uri.len;
+
+    if (!clcf->regex && clcf->name.len <= r->uri.len) {
+        p += clcf->name.len;
+    }
+
+    parts[0] = collection;
+    parts[1] = doc;
+    parts[2] = what;
+
+    for (i = 0; i < 3; i++) {
+        while (p < last && *p == '/') {
+            p++;
+        }
+
+        slash = ngx_strlchr(p, last, '/');
+        if (slash == NULL) {
+            slash = last;
+        }
+
+        if (slash == p) {
+            return NGX_DECLINED;
+        }
+
+        parts[i]->data = p;
+        parts[i]->len = slash - p;
+        p = slash;
+    }
+
+    return (p == last) ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_collab_api_version(ngx_http_request_t *r, char *name, size_t len,
+    int64_t *v)
+{
+    ngx_int_t  n;
+    ngx_str_t  value;
+
+    if (ngx_http_arg(r, (u_char *) name, len, &value) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    n = ngx_atoi(value.data, value.len);
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    *v = n;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_collab_api_ops_done(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_int_t          status;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    switch (rc) {
+
+    case NGX_HTTP_COLLAB_STORE_OK:
+        status = ngx_http_collab_api_ops_json(r, res);
+        break;
+
+    case NGX_HTTP_COLLAB_STORE_NOT_FOUND:
+        status = ngx_http_collab_api_error(r, NGX_HTTP_NOT_FOUND,
+                                           "no such document");
+        break;
+
+    case NGX_HTTP_COLLAB_STORE_UNAVAILABLE:
+    case NGX_HTTP_COLLAB_STORE_UNKNOWN:
+        status = ngx_http_collab_api_error(r,
+                                           NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "database unavailable");
+        break;
+
+    default:
+        status = ngx_http_collab_api_error(r,
+                                           NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                           "database error");
+        break;
+    }
+
+    ngx_http_collab_store_result_free(res);
+
+    ngx_http_finalize_request(r, status);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_collab_api_ops_json(ngx_http_request_t *r,
+    ngx_http_collab_store_result_t *res)
+{
+    size_t                       len;
+    u_char                       num[NGX_INT64_LEN];
+    ngx_int_t                    rc;
+    ngx_uint_t                   i;
+    yajl_gen                     g;
+    const unsigned char         *buf;
+    ngx_http_collab_store_op_t  *op;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < res->nops; i++) {
+        op = &res->ops[i];
+
+        yajl_gen_map_open(g);
+
+        ngx_http_collab_api_gen_str(g, "v");
+        len = ngx_sprintf(num, "%L", op->version) - num;
+        yajl_gen_number(g, (const char *) num, len);
+
+        ngx_http_collab_api_gen_str(g, "src");
+        yajl_gen_string(g, op->src.data, op->src.len);
+
+        ngx_http_collab_api_gen_str(g, "seq");
+        len = ngx_sprintf(num, "%L", op->seq) - num;
+        yajl_gen_number(g, (const char *) num, len);
+
+        /*
+         * yajl_gen_number() writes its text verbatim: that is how the raw
+         * op JSON, stored as the module received and validated it, goes
+         * out without a parse and re-encode
+         */
+
+        switch (op->kind) {
+
+        case NGX_HTTP_COLLAB_STORE_CREATE:
+            ngx_http_collab_api_gen_str(g, "create");
+            yajl_gen_map_open(g);
+            ngx_http_collab_api_gen_str(g, "type");
+            yajl_gen_string(g, op->create_type.data, op->create_type.len);
+            ngx_http_collab_api_gen_str(g, "data");
+            if (op->create_data.len) {
+                yajl_gen_number(g, (const char *) op->create_data.data,
+                                op->create_data.len);
+            } else {
+                yajl_gen_null(g);
+            }
+            yajl_gen_map_close(g);
+            break;
+
+        case NGX_HTTP_COLLAB_STORE_DEL:
+            ngx_http_collab_api_gen_str(g, "del");
+            yajl_gen_bool(g, 1);
+            break;
+
+        default:
+            ngx_http_collab_api_gen_str(g, "op");
+            if (op->op.len) {
+                yajl_gen_number(g, (const char *) op->op.data, op->op.len);
+            } else {
+                yajl_gen_null(g);
+            }
+            break;
+        }
+
+        ngx_http_collab_api_gen_str(g, "time");
+        len = ngx_sprintf(num, "%L", op->time) - num;
+        yajl_gen_number(g, (const char *) num, len);
+
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        yajl_gen_free(g);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_collab_api_send(r, NGX_HTTP_OK, buf, len);
+
+    yajl_gen_free(g);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_collab_api_error(ngx_http_request_t *r, ngx_uint_t status,
+    char *msg)
+{
+    u_char  *p, *last;
+    u_char   body[128];
+
+    last = body + sizeof(body);
+    p = ngx_slprintf(body, last, "{\"error\":\"%s\"}\n", msg);
+
+    return ngx_http_collab_api_send(r, status, body, p - body);
+}
+
+
+static ngx_int_t
+ngx_http_collab_api_send(ngx_http_request_t *r, ngx_uint_t status,
+    const u_char *body, size_t len)
+{
+    ngx_int_t    rc;
+    ngx_buf_t   *b;
+    ngx_chain_t  out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, body, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,26 @@
+/*
+ * Read-only REST endpoints of "collab_api" locations:
+ *
+ *     GET <location>/<collection>/<doc>/ops?from=N&to=M
+ *
+ * returns the committed ops with N <= v < M as a JSON array (versions as
+ * stored: the create op is version 1, an op's v is the document version it
+ * produced).
+ */
+
+#ifndef _NGX_HTTP_COLLAB_API_H_INCLUDED_
+#define _NGX_HTTP_COLLAB_API_H_INCLUDED_
+
+
+#include "ngx_http_collab.h"
+
+
+/* most ops in one response; page on with from=<last v + 1> */
+#define NGX_HTTP_COLLAB_API_MAX_OPS  10000
+
+
+/* content handler of "collab_api" locations */
+ngx_int_t ngx_http_collab_api_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_COLLAB_API_H_INCLUDED_ */

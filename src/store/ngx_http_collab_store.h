@@ -1,0 +1,128 @@
+/*
+ * Document statements on top of the PostgreSQL pool: load a document,
+ * read ops by version range, commit a batch of ops in one statement,
+ * create, find an op by (src, seq), write a snapshot, read many heads.
+ *
+ * Every call is asynchronous: it returns NGX_OK and later calls the handler
+ * exactly once (never from inside the call), or returns NGX_ERROR (out of
+ * memory) and never calls it.  Input strings are copied by the call.
+ * Results live in one heap block the caller owns and frees with
+ * ngx_http_collab_store_result_free(); nothing points into a PGresult.
+ */
+
+#ifndef _NGX_HTTP_COLLAB_STORE_H_INCLUDED_
+#define _NGX_HTTP_COLLAB_STORE_H_INCLUDED_
+
+
+#include "ngx_http_collab.h"
+#include "store/ngx_http_collab_pg.h"
+
+
+/* outcomes */
+#define NGX_HTTP_COLLAB_STORE_OK              0
+#define NGX_HTTP_COLLAB_STORE_NOT_FOUND       1  /* no such document/op */
+#define NGX_HTTP_COLLAB_STORE_CONFLICT        2  /* head moved / PK taken */
+#define NGX_HTTP_COLLAB_STORE_DUPLICATE       3  /* (src, seq) committed */
+#define NGX_HTTP_COLLAB_STORE_ALREADY_EXISTS  4  /* create: doc row exists */
+#define NGX_HTTP_COLLAB_STORE_UNAVAILABLE     5  /* not sent: no database */
+#define NGX_HTTP_COLLAB_STORE_UNKNOWN         6  /* sent, connection lost */
+#define NGX_HTTP_COLLAB_STORE_ERROR           7  /* SQL error (logged) */
+
+/* op kinds */
+#define NGX_HTTP_COLLAB_STORE_CREATE          1
+#define NGX_HTTP_COLLAB_STORE_OP              2
+#define NGX_HTTP_COLLAB_STORE_DEL             3
+
+
+typedef struct {
+    int64_t                    version;
+    int64_t                    seq;
+    int64_t                    time;         /* ms since the epoch, or 0 */
+    ngx_uint_t                 kind;         /* NGX_HTTP_COLLAB_STORE_* */
+    ngx_str_t                  src;
+    ngx_str_t                  op;           /* raw op JSON (kind OP) */
+    ngx_str_t                  create_type;  /* type URI (kind CREATE) */
+    ngx_str_t                  create_data;  /* raw JSON of create.data */
+    ngx_str_t                  principal;    /* empty if none */
+} ngx_http_collab_store_op_t;
+
+
+typedef struct {
+    /* load and ops: the document row */
+    ngx_str_t                  type;
+    int64_t                    version;      /* head version */
+    ngx_uint_t                 deleted;
+
+    /* load: the latest snapshot (snapshot_version 0: none) */
+    int64_t                    snapshot_version;
+    ngx_str_t                  snapshot_type;
+    ngx_str_t                  snapshot;
+
+    /* load: the ops after the snapshot; ops: the range; find: one op */
+    ngx_uint_t                 nops;
+    ngx_http_collab_store_op_t  *ops;
+
+    /* commit: DUPLICATE says which batch entry and where it was committed */
+    ngx_uint_t                 dup_index;
+    int64_t                    dup_version;
+
+    /* heads: one per requested document, 0 for a missing one */
+    ngx_uint_t                 nheads;
+    int64_t                   *heads;
+    u_char                    *heads_deleted;
+} ngx_http_collab_store_result_t;
+
+
+/*
+ * res is non-NULL for OK (and for DUPLICATE, with dup_*; and for CONFLICT
+ * of a commit, with version = the head seen, 0 if the doc is missing) and
+ * must then be freed by the callee's owner with _result_free().
+ */
+typedef void (*ngx_http_collab_store_handler_pt)(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res);
+
+
+/* type, head, deleted, latest snapshot and every op after it */
+ngx_int_t ngx_http_collab_store_load(ngx_str_t *collection, ngx_str_t *doc,
+    ngx_http_collab_store_handler_pt handler, void *data);
+
+/* ops with from <= version < to (to < 0: no bound), at most limit (0: all) */
+ngx_int_t ngx_http_collab_store_ops(ngx_str_t *collection, ngx_str_t *doc,
+    int64_t from, int64_t to, ngx_uint_t limit,
+    ngx_http_collab_store_handler_pt handler, void *data);
+
+/*
+ * ops[0..n) become versions base+1..base+n in one statement, guarded by
+ * the document head being base; kinds OP, DEL and CREATE (re-create after
+ * delete) are allowed; ops[i].version is ignored.
+ */
+ngx_int_t ngx_http_collab_store_commit(ngx_str_t *collection, ngx_str_t *doc,
+    int64_t base, ngx_http_collab_store_op_t *ops, ngx_uint_t n,
+    ngx_http_collab_store_handler_pt handler, void *data);
+
+/* a new document: its row and its create op at version 1 */
+ngx_int_t ngx_http_collab_store_create(ngx_str_t *collection, ngx_str_t *doc,
+    ngx_http_collab_store_op_t *create,
+    ngx_http_collab_store_handler_pt handler, void *data);
+
+/* the committed op with this (src, seq), or NOT_FOUND */
+ngx_int_t ngx_http_collab_store_find(ngx_str_t *collection, ngx_str_t *doc,
+    ngx_str_t *src, int64_t seq,
+    ngx_http_collab_store_handler_pt handler, void *data);
+
+/* fire and forget; failures are logged */
+ngx_int_t ngx_http_collab_store_snapshot(ngx_str_t *collection,
+    ngx_str_t *doc, int64_t version, ngx_str_t *type, ngx_str_t *text);
+
+/* head versions of docs[i] in collections[i], i < n */
+ngx_int_t ngx_http_collab_store_heads(ngx_str_t *collections,
+    ngx_str_t *docs, ngx_uint_t n,
+    ngx_http_collab_store_handler_pt handler, void *data);
+
+void ngx_http_collab_store_result_free(ngx_http_collab_store_result_t *res);
+
+/* the statements the pool prepares on every connection */
+ngx_http_collab_pg_stmt_t *ngx_http_collab_store_statements(ngx_uint_t *n);
+
+
+#endif /* _NGX_HTTP_COLLAB_STORE_H_INCLUDED_ */
