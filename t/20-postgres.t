@@ -24,6 +24,7 @@ __DATA__
 GET /api/notes/none/ops
 --- error_code: 404
 --- response_body_like: "no such document"
+--- wait: 1
 --- error_log
 connection 0 ready (schema version 1
 connection 1 ready (schema version 1

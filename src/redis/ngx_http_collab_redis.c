@@ -193,7 +193,6 @@ ngx_http_collab_redis_init_process(ngx_cycle_t *cycle,
 
         ngx_http_collab_redis_connect(conn);
     }
-{ ngx_int_t ngx_http_collab_redis_zzdebug_init(ngx_cycle_t *cycle); ngx_http_collab_redis_zzdebug_init(cycle); } /*ZZDEBUG*/
 
     return NGX_OK;
 }

@@ -133,8 +133,10 @@ void ngx_http_collab_redis_on_resubscribed(
  * Locks: SET key token NX PX ttl to acquire; extend and release check the
  * token under WATCH and then PEXPIRE / DEL inside MULTI/EXEC.  The TTL is
  * collab_lock_ttl.  Each returns NGX_OK (the handler will be called),
- * NGX_BUSY (an operation on this lock is in flight), NGX_DECLINED (Redis
- * unavailable now) or NGX_ERROR.  handler may be NULL for release.
+ * NGX_BUSY (an operation on this lock is in flight, or acquire while
+ * held), NGX_DECLINED (Redis unavailable now) or NGX_ERROR.  handler may
+ * be NULL for release.  Extending or releasing a lock this worker does
+ * not hold (any more) reports NGX_HTTP_COLLAB_LOCK_HELD.
  */
 ngx_int_t ngx_http_collab_redis_lock_init(ngx_http_collab_redis_lock_t *lock,
     ngx_str_t *doc);

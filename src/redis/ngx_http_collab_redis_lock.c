@@ -36,8 +36,7 @@ struct ngx_http_collab_redis_op_s {
 };
 
 
-static ngx_int_t ngx_http_collab_redis_token(
-    ngx_http_collab_redis_lock_t *lock);
+static ngx_int_t ngx_http_collab_redis_token(ngx_str_t *token);
 static ngx_http_collab_redis_op_t *ngx_http_collab_redis_op(
     ngx_http_collab_redis_lock_t *lock, ngx_str_t *key, ngx_str_t *token,
     ngx_http_collab_lock_op_e type);
@@ -89,12 +88,13 @@ ngx_http_collab_redis_lock_acquire(ngx_http_collab_redis_lock_t *lock,
 {
     size_t                       argvlen[6];
     u_char                       ttl[NGX_INT_T_LEN];
+    u_char                       buf[NGX_HTTP_COLLAB_REDIS_TOKEN_LEN];
     ngx_str_t                    token;
     const char                  *argv[6];
     redisAsyncContext           *ac;
     ngx_http_collab_redis_op_t  *op;
 
-    if (lock->op) {
+    if (lock->op || lock->held) {
         return NGX_BUSY;
     }
 
@@ -103,12 +103,12 @@ ngx_http_collab_redis_lock_acquire(ngx_http_collab_redis_lock_t *lock,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_collab_redis_token(lock) != NGX_OK) {
+    /* the lock keeps its token until this one wins */
+    token.data = buf;
+
+    if (ngx_http_collab_redis_token(&token) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    token.data = lock->token;
-    token.len = lock->token_len;
 
     op = ngx_http_collab_redis_op(lock, &lock->key, &token,
                                   NGX_HTTP_COLLAB_LOCK_ACQUIRE);
@@ -519,7 +519,11 @@ ngx_http_collab_redis_complete(ngx_http_collab_redis_op_t *op,
     switch (op->type) {
 
     case NGX_HTTP_COLLAB_LOCK_ACQUIRE:
-        lock->held = (rc == NGX_HTTP_COLLAB_LOCK_OK);
+        if (rc == NGX_HTTP_COLLAB_LOCK_OK) {
+            ngx_memcpy(lock->token, op->token.data, op->token.len);
+            lock->token_len = op->token.len;
+            lock->held = 1;
+        }
         break;
 
     case NGX_HTTP_COLLAB_LOCK_EXTEND:
@@ -544,8 +548,9 @@ ngx_http_collab_redis_complete(ngx_http_collab_redis_op_t *op,
 }
 
 
+/* token->data has NGX_HTTP_COLLAB_REDIS_TOKEN_LEN bytes */
 static ngx_int_t
-ngx_http_collab_redis_token(ngx_http_collab_redis_lock_t *lock)
+ngx_http_collab_redis_token(ngx_str_t *token)
 {
     u_char  *p;
     u_char   rnd[16];
@@ -556,11 +561,11 @@ ngx_http_collab_redis_token(ngx_http_collab_redis_lock_t *lock)
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(lock->token, "%xi-%xi-", (ngx_uint_t) ngx_pid,
+    p = ngx_sprintf(token->data, "%xi-%xi-", (ngx_uint_t) ngx_pid,
                     ++ngx_http_collab_redis_tokens);
     p = ngx_hex_dump(p, rnd, sizeof(rnd));
 
-    lock->token_len = p - lock->token;
+    token->len = p - token->data;
 
     return NGX_OK;
 }

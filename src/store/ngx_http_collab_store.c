@@ -16,6 +16,8 @@
 #define NGX_HTTP_COLLAB_PG_TEXTOID        25
 #define NGX_HTTP_COLLAB_PG_INT8OID        20
 
+#define NGX_HTTP_COLLAB_STORE_INT64_MAX   ((int64_t) 0x7fffffffffffffffLL)
+
 
 enum {
     NGX_HTTP_COLLAB_STMT_LOAD = 0,
@@ -252,7 +254,8 @@ ngx_http_collab_store_ops(ngx_str_t *collection, ngx_str_t *doc,
     ngx_http_collab_store_text(ctx, 0, collection);
     ngx_http_collab_store_text(ctx, 1, doc);
     ngx_http_collab_store_int(ctx, 2, from);
-    ngx_http_collab_store_int(ctx, 3, to < 0 ? (int64_t) 0x7fffffffffffffffLL : to);
+    ngx_http_collab_store_int(ctx, 3,
+                              to < 0 ? NGX_HTTP_COLLAB_STORE_INT64_MAX : to);
 
     if (limit) {
         ngx_http_collab_store_int(ctx, 4, (int64_t) limit);
