@@ -14,6 +14,10 @@ if [ ! -f "$src/conf_flags" ]; then
 fi
 
 mkdir -p "$build"
+
+# one build at a time (several test runs may call this at once)
+exec 9>"$build/.lock"
+flock 9
 if [ ! -x "$build/nginx/configure" ]; then
     rm -rf "$build/nginx"
     cp -a "$src" "$build/nginx"
@@ -39,5 +43,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
 fi
 
 make -s -f objs/Makefile modules -j"$(nproc)"
-cp objs/ngx_http_collab_module.so "$build/ngx_http_collab_module.so"
+# copy then rename: a running nginx maps the old file, overwriting it in
+# place would crash its workers
+cp objs/ngx_http_collab_module.so "$build/ngx_http_collab_module.so.tmp"
+mv -f "$build/ngx_http_collab_module.so.tmp" "$build/ngx_http_collab_module.so"
 echo "build-module: $build/ngx_http_collab_module.so"

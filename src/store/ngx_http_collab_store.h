@@ -8,6 +8,10 @@
  * memory) and never calls it.  Input strings are copied by the call.
  * Results live in one heap block the caller owns and frees with
  * ngx_http_collab_store_result_free(); nothing points into a PGresult.
+ *
+ * Versions: a stored op's version is the document version it PRODUCED (the
+ * create op is version 1).  ShareDB's wire "v" of an op is the version it
+ * was applied to, i.e. stored version - 1; the protocol layer converts.
  */
 
 #ifndef _NGX_HTTP_COLLAB_STORE_H_INCLUDED_

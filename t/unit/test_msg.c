@@ -167,12 +167,12 @@ test_doc_actions(void)
 static void
 test_numbers(void)
 {
+    char          buf[128];
     size_t        i;
+    uint64_t      u;
     const char   *bad[] = { "-1", "1.5", "\"3\"", "true", "{}", "[1]",
                             "9007199254740992", "1e400", "-0.5",
                             "99999999999999999999", NULL };
-    char          buf[128];
-    uint64_t      u;
 
     for (i = 0; bad[i]; i++) {
         snprintf(buf, sizeof(buf),
