@@ -38,10 +38,12 @@ export function connect(onState) {
   function report() {
     let state;
 
-    if (!wantOnline || !navigator.onLine) {
+    if (!wantOnline) {
       state = 'offline';
     } else if (connection.state === 'connected') {
       state = 'connected';
+    } else if (!navigator.onLine) {
+      state = 'offline';
     } else {
       state = 'reconnecting';
     }
