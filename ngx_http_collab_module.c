@@ -18,6 +18,8 @@
 #include "redis/ngx_http_collab_redis.h"
 #include "status/ngx_http_collab_status.h"
 #include "api/ngx_http_collab_api.h"
+#include "doc/ngx_http_collab_doc.h"
+#include "protocol/ngx_http_collab_presence.h"
 
 
 static void *ngx_http_collab_create_main_conf(ngx_conf_t *cf);
@@ -432,6 +434,14 @@ ngx_http_collab_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_collab_doc_init_process(cycle, cmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_collab_presence_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -446,7 +456,10 @@ ngx_http_collab_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    /* sessions go first: closing them unlinks them from the documents */
+    ngx_http_collab_ws_exit_process(cycle);
+    ngx_http_collab_presence_exit_process(cycle);
+    ngx_http_collab_doc_exit_process(cycle);
     ngx_http_collab_redis_exit_process(cycle);
     ngx_http_collab_pg_exit_process(cycle);
-    ngx_http_collab_ws_exit_process(cycle);
 }

@@ -13,6 +13,7 @@ pkgs=(
     postgresql postgresql-client redis-server redis-tools
     libtest-base-perl clang libclang-rt-14-dev
     procps
+    chromium fonts-noto-color-emoji
 )
 # a nodejs that ships its own npm (e.g. NodeSource's) conflicts with
 # Debian's npm package: only ask for them when the commands are missing
@@ -71,21 +72,26 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-# JavaScript test dependencies (sharedb, ot-text-unicode, ws): npm ci when
-# node_modules is missing or was not installed from this lockfile
-js=$top/t/js
-lock=$js/package-lock.json
-stamp=$js/node_modules/.collab-lock.md5
-if [ -f "$lock" ]; then
+# npm packages of t/js (sharedb, ot-text-unicode, ws for the tests) and
+# web/ (the editor's bundle): npm ci when node_modules is missing or was not
+# installed from the current lockfile
+npm_ci() {
+    local dir=$1 lock=$1/package-lock.json stamp=$1/node_modules/.collab-lock.md5
+    local sum
+
+    [ -f "$lock" ] || return 0
     sum=$(md5sum < "$lock" | cut -d' ' -f1)
-    if [ ! -f "$stamp" ] && [ -d "$js/node_modules" ] \
-       && (cd "$js" && npm ls --depth=0 > /dev/null 2>&1); then
+    if [ ! -f "$stamp" ] && [ -d "$dir/node_modules" ] \
+       && (cd "$dir" && npm ls --depth=0 > /dev/null 2>&1); then
         echo "$sum" > "$stamp"
     fi
-    if [ ! -d "$js/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]
-    then
-        echo "deps: npm ci in t/js"
-        (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+    if [ ! -d "$dir/node_modules" ] \
+       || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+        echo "deps: npm ci in ${dir#"$top"/}"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
         echo "$sum" > "$stamp"
     fi
-fi
+}
+
+npm_ci "$top/t/js"
+npm_ci "$top/web"

@@ -62,6 +62,13 @@ start() {
     local conninfo redis pid
 
     [ -f "$module" ] || die "$module is missing: run make module"
+
+    # the editor's bundle
+    if [ ! -f "$top/web/dist/index.html" ] && [ -f "$top/web/build.mjs" ]
+    then
+        echo "stack: building web/dist"
+        (cd "$top/web" && node build.mjs) || die "web build failed"
+    fi
     mkdir -p "$dev"
     chmod 755 "$dev"
 
@@ -135,10 +142,10 @@ status() {
 }
 
 run() {
-    local tailpid
-
     start
-    trap 'trap - INT TERM; echo; stop; exit 0' INT TERM
+    tailpid=
+    trap 'trap - INT TERM; [ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null;
+          echo; stop; exit 0' INT TERM
     echo "stack: following $ngx/logs/error.log (Ctrl-C stops everything)"
     tail -n 0 -F "$ngx/logs/error.log" &
     tailpid=$!

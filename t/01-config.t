@@ -112,3 +112,44 @@ invalid number of arguments in "collab_redis" directive
 --- must_die
 --- error_log
 invalid number of arguments in "collab_allowed_origins" directive
+
+
+=== TEST 13: collab_allowed_origins rejects an origin with a path
+--- config
+    location /ws { collab_websocket;
+                   collab_allowed_origins https://a.example/editor; }
+--- must_die
+--- error_log
+invalid origin "https://a.example/editor" in "collab_allowed_origins"
+
+
+=== TEST 14: collab_lock_ttl below 100ms
+--- http_config
+    collab_lock_ttl 50ms;
+--- must_die
+--- error_log
+"collab_lock_ttl" must be at least 100ms
+
+
+=== TEST 15: collab_api needs collab_postgres
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+"collab_api" requires "collab_postgres"
+
+
+=== TEST 16: collab_postgres_queue 0
+--- http_config
+    collab_postgres_queue 0;
+--- must_die
+--- error_log
+"collab_postgres_queue" must be at least 1
+
+
+=== TEST 17: an unparsable collab_postgres conninfo
+--- http_config
+    collab_postgres "host=127.0.0.1 nonsense";
+--- must_die
+--- error_log
+invalid "collab_postgres" conninfo

@@ -24,7 +24,7 @@ function arg(name, dflt) {
 const port = Number(arg('port', '26080'));
 const pg = arg('pg', 'postgres://collab@127.0.0.1:5433/sharedb_ref');
 const redisUrl = arg('redis', 'redis://127.0.0.1:6380/1');
-const prefix = arg('prefix', 'sharedbref');
+const prefix = arg('prefix', undefined);
 
 ShareDB.types.register(textUnicode.type);
 

@@ -14,6 +14,12 @@
 
 static ngx_int_t ngx_http_collab_api_split(ngx_http_request_t *r,
     ngx_str_t *collection, ngx_str_t *doc, ngx_str_t *what);
+static ngx_int_t ngx_http_collab_api_collection(ngx_http_request_t *r,
+    ngx_str_t *collection);
+static void ngx_http_collab_api_list_done(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res);
+static ngx_int_t ngx_http_collab_api_list_json(ngx_http_request_t *r,
+    ngx_http_collab_store_result_t *res);
 static ngx_int_t ngx_http_collab_api_version(ngx_http_request_t *r,
     char *name, size_t len, int64_t *v);
 static void ngx_http_collab_api_ops_done(void *data, ngx_int_t rc,
@@ -60,6 +66,21 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (ngx_http_collab_api_collection(r, &collection) == NGX_OK) {
+
+        if (ngx_http_collab_store_list(&collection,
+                                       NGX_HTTP_COLLAB_API_MAX_DOCS,
+                                       ngx_http_collab_api_list_done, r)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->main->count++;
+
+        return NGX_DONE;
     }
 
     if (ngx_http_collab_api_split(r, &collection, &doc, &what) != NGX_OK) {
@@ -143,6 +164,137 @@ ngx_http_collab_api_split(ngx_http_request_t *r, ngx_str_t *collection,
     }
 
     return (p == last) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* <location>/<collection>, a trailing slash allowed */
+
+static ngx_int_t
+ngx_http_collab_api_collection(ngx_http_request_t *r, ngx_str_t *collection)
+{
+    u_char                    *p, *last, *slash;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    p = r->uri.data;
+    last = r->uri.data + r->uri.len;
+
+    if (!clcf->regex && clcf->name.len <= r->uri.len) {
+        p += clcf->name.len;
+    }
+
+    while (p < last && *p == '/') {
+        p++;
+    }
+
+    slash = ngx_strlchr(p, last, '/');
+
+    if (slash == p || p == last
+        || (slash != NULL && slash + 1 != last))
+    {
+        return NGX_DECLINED;
+    }
+
+    collection->data = p;
+    collection->len = (slash ? slash : last) - p;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_collab_api_list_done(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_int_t          status;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    switch (rc) {
+
+    case NGX_HTTP_COLLAB_STORE_OK:
+        status = ngx_http_collab_api_list_json(r, res);
+        break;
+
+    case NGX_HTTP_COLLAB_STORE_UNAVAILABLE:
+    case NGX_HTTP_COLLAB_STORE_UNKNOWN:
+        status = ngx_http_collab_api_error(r,
+                                           NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "database unavailable");
+        break;
+
+    default:
+        status = ngx_http_collab_api_error(r,
+                                           NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                           "database error");
+        break;
+    }
+
+    ngx_http_collab_store_result_free(res);
+
+    ngx_http_finalize_request(r, status);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_collab_api_list_json(ngx_http_request_t *r,
+    ngx_http_collab_store_result_t *res)
+{
+    size_t                        len;
+    u_char                        num[NGX_INT64_LEN];
+    ngx_int_t                     rc;
+    ngx_uint_t                    i;
+    yajl_gen                      g;
+    const unsigned char          *buf;
+    ngx_http_collab_store_doc_t  *d;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < res->ndocs; i++) {
+        d = &res->docs[i];
+
+        yajl_gen_map_open(g);
+
+        /* names are whatever clients chose: yajl escapes them */
+        ngx_http_collab_api_gen_str(g, "id");
+        yajl_gen_string(g, d->name.data, d->name.len);
+
+        ngx_http_collab_api_gen_str(g, "v");
+        len = ngx_sprintf(num, "%L", d->version) - num;
+        yajl_gen_number(g, (const char *) num, len);
+
+        ngx_http_collab_api_gen_str(g, "type");
+        yajl_gen_string(g, d->type.data, d->type.len);
+
+        ngx_http_collab_api_gen_str(g, "updated");
+        len = ngx_sprintf(num, "%L", d->updated) - num;
+        yajl_gen_number(g, (const char *) num, len);
+
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        yajl_gen_free(g);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_collab_api_send(r, NGX_HTTP_OK, buf, len);
+
+    yajl_gen_free(g);
+
+    return rc;
 }
 
 

@@ -6,6 +6,11 @@
  * returns the committed ops with N <= v < M as a JSON array (versions as
  * stored: the create op is version 1, an op's v is the document version it
  * produced).
+ *
+ *     GET <location>/<collection>
+ *
+ * lists the collection's documents that are not deleted, most recently
+ * updated first: [{"id", "v" (head version), "type", "updated" (ms)}].
  */
 
 #ifndef _NGX_HTTP_COLLAB_API_H_INCLUDED_
@@ -16,7 +21,10 @@
 
 
 /* most ops in one response; page on with from=<last v + 1> */
-#define NGX_HTTP_COLLAB_API_MAX_OPS  10000
+#define NGX_HTTP_COLLAB_API_MAX_OPS   10000
+
+/* most documents one list response names */
+#define NGX_HTTP_COLLAB_API_MAX_DOCS  1000
 
 
 /* content handler of "collab_api" locations */

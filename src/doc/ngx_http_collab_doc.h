@@ -24,6 +24,7 @@
 #include "engine/collab_text.h"
 #include "protocol/collab_msg.h"
 #include "protocol/collab_msg_enc.h"
+#include "store/ngx_http_collab_store.h"
 
 
 #define NGX_HTTP_COLLAB_DOC_LOADING    0
@@ -106,6 +107,8 @@ struct ngx_http_collab_doc_s {
     unsigned                   channel_on:1;
     unsigned                   channel_active:1;
     unsigned                   gone:1;      /* evicted, waiting for refs */
+    unsigned                   reading:1;   /* ops for a waiter */
+    unsigned                   own_apply:1; /* advancing by own commit */
 
     /* ring of committed ops: versions [v - ring_n, v) */
     ngx_http_collab_doc_op_t  *ring;
@@ -119,6 +122,7 @@ struct ngx_http_collab_doc_s {
     ngx_queue_t                subs;
     ngx_uint_t                 nsubs;
     ngx_queue_t                waiters;
+    ngx_http_collab_doc_req_t *reading_req;
     ngx_uint_t                 refs;        /* callbacks and requests */
 
     /* the commit path (ngx_http_collab_commit.c) */
@@ -129,9 +133,12 @@ struct ngx_http_collab_doc_s {
     ngx_uint_t                 retries;
     ngx_uint_t                 lock_state;
     ngx_msec_t                 lock_time;
+    ngx_msec_t                 lock_backoff;
     ngx_http_collab_redis_lock_t  lock;
     ngx_event_t                lock_retry;
+    uint64_t                   publish_end;
     unsigned                   committing:1;
+    unsigned                   publishing:1;
     unsigned                   release_pending:1;
 
     ngx_event_t                evict;
@@ -148,7 +155,7 @@ typedef struct {
     ngx_log_t                 *log;
     collab_msg_enc_t           enc;
     collab_msg_t               msg;         /* pub/sub decoding */
-    collab_msg_tree_t          tree;        /* create data decoding */
+    collab_msg_tree_t          tree_json;   /* create data decoding */
     ngx_uint_t                 exiting;
 } ngx_http_collab_doc_worker_t;
 
@@ -209,7 +216,11 @@ ngx_int_t ngx_http_collab_doc_send_ring(ngx_http_collab_doc_t *doc,
 
 /* encodes a stored op into a frame; NULL on failure */
 ngx_http_collab_frame_t *ngx_http_collab_doc_stored_frame(
-    ngx_http_collab_doc_t *doc, void *stored, collab_op_t *op);
+    ngx_http_collab_doc_t *doc, ngx_http_collab_store_op_t *so,
+    collab_op_t *op);
+
+/* makes doc->work, the working copy of the text */
+ngx_int_t ngx_http_collab_doc_work(ngx_http_collab_doc_t *doc);
 
 /* checks whether the document can be evicted (later, on a timer) */
 void ngx_http_collab_doc_idle(ngx_http_collab_doc_t *doc);

@@ -530,7 +530,8 @@ collab_op_normalize(collab_op_t *dst, const collab_op_t *op)
     for (i = 0; i < op->ncomps; i++) {
         c = &op->comps[i];
 
-        rc = collab_op_append(dst, c->type, c->n, collab_ot_text(op, c), c->len);
+        rc = collab_op_append(dst, c->type, c->n, collab_ot_text(op, c),
+                              c->len);
         if (rc != COLLAB_OT_OK) {
             return rc;
         }

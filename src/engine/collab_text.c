@@ -949,10 +949,10 @@ collab_text_check_op(const collab_text_t *t, const collab_op_t *op)
  * Upper bounds of the leaves and inner nodes the op's inserts may create.
  * An overflowing insert of len bytes refills at most CAP + len bytes into
  * leaves of at least 3/7 CAP - 4 bytes (target >= 3/7 CAP, minus the cut
- * back to a code point boundary) but the last.  Splits: a node splits again only
- * after FANOUT / 2 more insertions, so the splits of one level are at most
- * 1 + half those of the level below, which sums to L + 2 + 2 per level;
- * the tree grows by at most log2(L) + 2 levels, each with a new root.
+ * back to a code point boundary), the last one aside.  A node splits again
+ * only after FANOUT / 2 more insertions, so the splits of one level are at
+ * most 1 + half those of the level below, which sums to L + 2 plus 2 per
+ * level; the tree grows by at most log2(L) + 2 levels, each a new root.
  */
 
 static void

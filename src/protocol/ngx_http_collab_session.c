@@ -1,39 +1,133 @@
 /*
- * Interim ShareDB protocol layer: answers the handshake ("hs") with a
- * fresh, globally unique src id, answers "pp", and replies to anything
- * else with ShareDB's error shape (the request echoed back with an "error"
- * object added).  The full protocol replaces this file.
+ * The ShareDB v1.2 session of one WebSocket: decodes each message
+ * (collab_msg.c) and dispatches it by action.
+ *
+ *   hs            the src id: a fresh one, or the client's previous one if
+ *                 it was issued to the same principal (the id carries a
+ *                 digest of principal and random part)
+ *   s, f, bs, bf  wait for the document(s) in the registry, then answer a
+ *                 snapshot, or the ops since v followed by the reply; a
+ *                 subscription is linked at the very moment its snapshot
+ *                 or ops are taken, so no op falls in between
+ *   u, bu         unlink
+ *   op            queued on the document's commit path
+ *   nf            the ops up to v read from PostgreSQL, applied in order
+ *   p, ps, pu, pr presence relay (ngx_http_collab_presence.c)
+ *   qf, qs, qu    refused: this server has no queries
+ *
+ * Everything a pending request needs is owned by the request or the
+ * document; closing the session detaches it, so a late callback never
+ * touches the freed session.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <ngx_md5.h>
 
 #include <sys/random.h>
 
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
-
 #include "ngx_http_collab.h"
 #include "ws/ngx_http_collab_ws.h"
+#include "store/ngx_http_collab_store.h"
+#include "engine/collab_ot_json.h"
+#include "protocol/collab_msg.h"
+#include "protocol/collab_msg_enc.h"
+#include "doc/ngx_http_collab_doc.h"
+#include "doc/ngx_http_collab_commit.h"
 #include "protocol/ngx_http_collab_session.h"
+#include "protocol/ngx_http_collab_presence.h"
 
 
-/* deeper JSON is refused before yajl sees it (its tree code recurses) */
-#define NGX_HTTP_COLLAB_SESSION_MAX_DEPTH  64
+/* ops a document may have waiting for commit at once */
+#define NGX_HTTP_COLLAB_SESSION_MAX_SUBMITS  65536
 
-#define NGX_HTTP_COLLAB_SRC_BYTES          16
+/* ops read per query when building a snapshot at a version */
+#define NGX_HTTP_COLLAB_NF_CHUNK             10000
 
 
-static ngx_int_t ngx_http_collab_session_depth_ok(u_char *p, size_t len);
-static void ngx_http_collab_session_handshake(ngx_http_collab_ws_t *ws);
-static void ngx_http_collab_session_error(ngx_http_collab_ws_t *ws,
-    yajl_val request, const char *code, const char *message);
-static ngx_int_t ngx_http_collab_session_gen(yajl_gen g, yajl_val v);
-static ngx_int_t ngx_http_collab_session_gen_str(yajl_gen g, const char *s);
-static void ngx_http_collab_session_reply(ngx_http_collab_ws_t *ws,
-    yajl_gen g);
-static void ngx_http_collab_session_src(u_char *out);
+typedef struct ngx_http_collab_sreq_s  ngx_http_collab_sreq_t;
+
+
+/* one document of an s/f/bs/bf request */
+typedef struct {
+    ngx_http_collab_doc_req_t  req;
+    ngx_http_collab_sreq_t    *sreq;
+    ngx_http_collab_doc_t     *doc;         /* referenced once ready */
+    ngx_str_t                  d;
+    uint64_t                   v;
+    ngx_int_t                  rc;
+    unsigned                   has_v:1;
+} ngx_http_collab_sitem_t;
+
+
+struct ngx_http_collab_sreq_s {
+    ngx_queue_t                sq;          /* in session->reqs */
+    ngx_http_collab_session_t *session;     /* NULL once it closed */
+    collab_msg_action_e        action;
+    ngx_str_t                  raw;
+    ngx_str_t                  c;
+    ngx_uint_t                 n;
+    ngx_uint_t                 left;
+    unsigned                   versions:1;  /* bulk with {id: v} */
+
+    /* nf */
+    ngx_str_t                  d;
+    uint64_t                   v;
+    uint64_t                   at;          /* version of text */
+    collab_text_t             *text;
+    unsigned                   has_v:1;
+    unsigned                   exists:1;
+    unsigned                   nf:1;
+
+    ngx_http_collab_sitem_t    items[1];
+};
+
+
+static void ngx_http_collab_session_dispatch(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, u_char *data, size_t len);
+static void ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
+    collab_msg_t *msg);
+static void ngx_http_collab_session_make_src(ngx_http_collab_session_t *s,
+    u_char *random);
+static void ngx_http_collab_session_digest(ngx_str_t *principal,
+    u_char *random, u_char *out);
+static void ngx_http_collab_session_docs(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, u_char *data, size_t len);
+static void ngx_http_collab_session_ready(ngx_http_collab_doc_req_t *req,
+    ngx_int_t rc);
+static void ngx_http_collab_session_finish(ngx_http_collab_sreq_t *r);
+static ngx_int_t ngx_http_collab_session_reply_item(
+    ngx_http_collab_sreq_t *r, ngx_http_collab_sitem_t *it);
+static ngx_int_t ngx_http_collab_session_reply_bulk(
+    ngx_http_collab_sreq_t *r);
+static void ngx_http_collab_session_link(ngx_http_collab_session_t *s,
+    ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_session_unsubscribe(ngx_http_collab_session_t *s,
+    collab_msg_t *msg);
+static void ngx_http_collab_session_submit(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, u_char *data, size_t len);
+static void ngx_http_collab_session_nf(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, u_char *data, size_t len);
+static void ngx_http_collab_session_nf_ops(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res);
+static int ngx_http_collab_session_nf_create(ngx_http_collab_sreq_t *r,
+    ngx_http_collab_store_op_t *so);
+static void ngx_http_collab_session_nf_reply(ngx_http_collab_sreq_t *r);
+static ngx_uint_t ngx_http_collab_session_hex(const char *p, size_t n);
+static ngx_http_collab_sreq_t *ngx_http_collab_session_sreq(
+    ngx_http_collab_session_t *s, collab_msg_t *msg, u_char *data,
+    size_t len, ngx_uint_t n);
+static void ngx_http_collab_session_sreq_free(ngx_http_collab_sreq_t *r);
+static void ngx_http_collab_session_send_enc(ngx_http_collab_session_t *s);
+static void ngx_http_collab_session_raw_error(ngx_http_collab_sreq_t *r,
+    const char *code, const char *message);
+
+
+static collab_msg_t      ngx_http_collab_session_msg;
+static collab_msg_tree_t ngx_http_collab_session_tree;
+static collab_msg_enc_t  ngx_http_collab_session_enc;
+static ngx_uint_t        ngx_http_collab_session_inited;
 
 
 ngx_int_t
@@ -47,7 +141,48 @@ ngx_http_collab_session_pre_upgrade(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
 {
-    ws->session = NULL;
+    u_char                      rnd[8];
+    ngx_http_collab_session_t  *s;
+
+    if (!ngx_http_collab_session_inited) {
+        collab_msg_init(&ngx_http_collab_session_msg);
+        collab_msg_tree_init(&ngx_http_collab_session_tree);
+
+        if (collab_msg_enc_init(&ngx_http_collab_session_enc)
+            != COLLAB_MSG_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_collab_session_inited = 1;
+    }
+
+    s = ngx_alloc(sizeof(ngx_http_collab_session_t), ws->connection->log);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(s, sizeof(ngx_http_collab_session_t));
+
+    s->ws = ws;
+    ngx_str_null(&s->principal);
+
+    ngx_queue_init(&s->subs);
+    ngx_queue_init(&s->submits);
+    ngx_queue_init(&s->reqs);
+    ngx_queue_init(&s->presence);
+
+    /* messages before the handshake still need a src */
+    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd)) {
+        *(uint32_t *) rnd = (uint32_t) ngx_random() ^ (uint32_t) ngx_pid;
+        *(uint32_t *) (rnd + 4) = (uint32_t) ngx_random()
+                                  ^ (uint32_t) ngx_current_msec;
+    }
+
+    ngx_http_collab_session_make_src(s, rnd);
+
+    ws->session = s;
+
     return NGX_OK;
 }
 
@@ -56,338 +191,1068 @@ void
 ngx_http_collab_session_message(ngx_http_collab_ws_t *ws, u_char *data,
     size_t len)
 {
-    char        *json;
-    yajl_val     root, a;
-    const char  *path[2], *action;
+    int                         rc;
+    collab_msg_t               *msg;
+    collab_msg_err_t            err;
+    ngx_http_collab_session_t  *s;
 
-    if (ngx_strlchr(data, data + len, '\0') != NULL
-        || ngx_http_collab_session_depth_ok(data, len) != NGX_OK)
-    {
-        ngx_http_collab_session_error(ws, NULL, "ERR_MESSAGE_BADLY_FORMED",
-                                      "Invalid JSON");
-        return;
-    }
+    s = ws->session;
+    msg = &ngx_http_collab_session_msg;
 
-    /* yajl_tree wants a NUL-terminated copy */
+    rc = collab_msg_decode((const char *) data, len, msg, &err);
 
-    json = ngx_alloc(len + 1, ws->connection->log);
-    if (json == NULL) {
+    if (rc == COLLAB_MSG_NOMEM) {
         ngx_http_collab_ws_close(ws, 1011, "out of memory");
         return;
     }
 
-    ngx_memcpy(json, data, len);
-    json[len] = '\0';
+    if (rc != COLLAB_MSG_OK) {
+        if (msg->root == NULL
+            && ngx_strcmp(err.message, "Received non-object message") != 0)
+        {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                           "collab session: bad JSON: %s", err.message);
+            ngx_cpystrn((u_char *) err.message, (u_char *) "Invalid JSON",
+                        sizeof(err.message));
+        }
 
-    root = yajl_tree_parse(json, NULL, 0);
-
-    ngx_free(json);
-
-    if (root == NULL) {
-        ngx_http_collab_session_error(ws, NULL, "ERR_MESSAGE_BADLY_FORMED",
-                                      "Invalid JSON");
+        ngx_http_collab_session_error(s, msg->root ? msg : NULL, err.code,
+                                      err.message);
         return;
     }
 
-    if (!YAJL_IS_OBJECT(root)) {
-        ngx_http_collab_session_error(ws, NULL, "ERR_MESSAGE_BADLY_FORMED",
-                                      "Received non-object message");
-        yajl_tree_free(root);
-        return;
-    }
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                   "collab session: \"%s\"",
+                   collab_msg_action_name(msg->action));
 
-    path[0] = "a";
-    path[1] = NULL;
-
-    a = yajl_tree_get(root, path, yajl_t_string);
-    action = (a != NULL) ? a->u.string : "";
-
-    if (ngx_strcmp(action, "hs") == 0) {
-        ngx_http_collab_session_handshake(ws);
-
-    } else if (ngx_strcmp(action, "pp") == 0) {
-        (void) ngx_http_collab_ws_send_text(ws, (u_char *) "{\"a\":\"pp\"}",
-                                            sizeof("{\"a\":\"pp\"}") - 1);
-
-    } else {
-        /* ShareDB's answer to an unknown action (agent.js) */
-        ngx_http_collab_session_error(ws, root, "ERR_MESSAGE_BADLY_FORMED",
-                                      "Invalid or unknown message");
-    }
-
-    yajl_tree_free(root);
+    ngx_http_collab_session_dispatch(s, msg, data, len);
 }
 
 
 void
 ngx_http_collab_session_close(ngx_http_collab_ws_t *ws)
 {
+    ngx_uint_t                  i;
+    ngx_queue_t                *q;
+    ngx_http_collab_sreq_t     *r;
+    ngx_http_collab_submit_t   *sub;
+    ngx_http_collab_doc_sub_t  *ds;
+    ngx_http_collab_session_t  *s;
+
+    s = ws->session;
     ws->session = NULL;
+
+    if (s == NULL) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&s->subs)) {
+        q = ngx_queue_head(&s->subs);
+        ds = ngx_queue_data(q, ngx_http_collab_doc_sub_t, sq);
+        ngx_queue_remove(q);
+
+        if (ds->doc) {
+            ngx_http_collab_doc_unsubscribe(ds);
+        }
+
+        ngx_free(ds);
+    }
+
+    /* queued ops still commit; nobody is answered */
+    while (!ngx_queue_empty(&s->submits)) {
+        q = ngx_queue_head(&s->submits);
+        sub = ngx_queue_data(q, ngx_http_collab_submit_t, sq);
+        ngx_http_collab_submit_detach(sub);
+    }
+
+    while (!ngx_queue_empty(&s->reqs)) {
+        q = ngx_queue_head(&s->reqs);
+        r = ngx_queue_data(q, ngx_http_collab_sreq_t, sq);
+        ngx_queue_remove(q);
+
+        r->session = NULL;
+
+        if (r->nf) {
+            /* the store callback frees it */
+            continue;
+        }
+
+        for (i = 0; i < r->n; i++) {
+            ngx_http_collab_doc_cancel(&r->items[i].req);
+        }
+
+        ngx_http_collab_session_sreq_free(r);
+    }
+
+    ngx_http_collab_presence_close(s);
+
+    ngx_free(s);
+}
+
+
+void
+ngx_http_collab_session_error(ngx_http_collab_session_t *s, void *msg,
+    const char *code, const char *message)
+{
+    collab_msg_enc_t  *enc;
+
+    enc = &ngx_http_collab_session_enc;
+
+    if (collab_msg_enc_error(enc, msg, code, message) != COLLAB_MSG_OK) {
+        ngx_http_collab_ws_close(s->ws, 1011, "internal error");
+        return;
+    }
+
+    ngx_http_collab_session_send_enc(s);
+}
+
+
+static void
+ngx_http_collab_session_dispatch(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, u_char *data, size_t len)
+{
+    switch (msg->action) {
+
+    case COLLAB_MSG_A_HS:
+        ngx_http_collab_session_handshake(s, msg);
+        return;
+
+    case COLLAB_MSG_A_PP:
+        if (collab_msg_enc_pp(&ngx_http_collab_session_enc) == COLLAB_MSG_OK)
+        {
+            ngx_http_collab_session_send_enc(s);
+        }
+        return;
+
+    case COLLAB_MSG_A_S:
+    case COLLAB_MSG_A_F:
+    case COLLAB_MSG_A_BS:
+    case COLLAB_MSG_A_BF:
+        ngx_http_collab_session_docs(s, msg, data, len);
+        return;
+
+    case COLLAB_MSG_A_U:
+    case COLLAB_MSG_A_BU:
+        ngx_http_collab_session_unsubscribe(s, msg);
+        return;
+
+    case COLLAB_MSG_A_OP:
+        ngx_http_collab_session_submit(s, msg, data, len);
+        return;
+
+    case COLLAB_MSG_A_NF:
+        ngx_http_collab_session_nf(s, msg, data, len);
+        return;
+
+    case COLLAB_MSG_A_P:
+    case COLLAB_MSG_A_PS:
+    case COLLAB_MSG_A_PU:
+    case COLLAB_MSG_A_PR:
+        ngx_http_collab_presence_message(s, msg);
+        return;
+
+    case COLLAB_MSG_A_NT:
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_NOT_IMPLEMENTED,
+                                      "Snapshots by timestamp are not "
+                                      "supported by this server");
+        return;
+
+    case COLLAB_MSG_A_QF:
+    case COLLAB_MSG_A_QS:
+    case COLLAB_MSG_A_QU:
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_NOT_IMPLEMENTED,
+                                      "Queries are not supported by this "
+                                      "server");
+        return;
+
+    default:
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_BADLY_FORMED,
+                                      "Invalid or unknown message");
+        return;
+    }
+}
+
+
+static void
+ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
+    collab_msg_t *msg)
+{
+    u_char            rnd[8], digest[16];
+    collab_msg_str_t  id;
+
+    /*
+     * A reconnecting client keeps its id (its resent ops are then found
+     * by (src, seq)) only if the id was issued to the same principal.
+     */
+
+    if (msg->id.data && msg->id.len == NGX_HTTP_COLLAB_SRC_LEN
+        && ngx_http_collab_session_hex(msg->id.data, 16))
+    {
+        ngx_http_collab_session_digest(&s->principal,
+                                       (u_char *) msg->id.data, digest);
+
+        if (ngx_strncmp(digest, msg->id.data + 16, 16) == 0) {
+            ngx_memcpy(s->src_buf, msg->id.data, NGX_HTTP_COLLAB_SRC_LEN);
+
+        } else {
+            ngx_memzero(rnd, sizeof(rnd));
+            (void) getrandom(rnd, sizeof(rnd), GRND_NONBLOCK);
+            rnd[0] ^= (u_char) ngx_random();
+            ngx_http_collab_session_make_src(s, rnd);
+        }
+    }
+
+    id.data = (const char *) s->src.data;
+    id.len = s->src.len;
+
+    if (collab_msg_enc_hs(&ngx_http_collab_session_enc, &id)
+        != COLLAB_MSG_OK)
+    {
+        ngx_http_collab_ws_close(s->ws, 1011, "internal error");
+        return;
+    }
+
+    ngx_http_collab_session_send_enc(s);
+}
+
+
+static void
+ngx_http_collab_session_make_src(ngx_http_collab_session_t *s,
+    u_char *random)
+{
+    ngx_hex_dump(s->src_buf, random, 8);
+    ngx_http_collab_session_digest(&s->principal, s->src_buf,
+                                   s->src_buf + 16);
+
+    s->src.data = s->src_buf;
+    s->src.len = NGX_HTTP_COLLAB_SRC_LEN;
+}
+
+
+/* 16 hex digits of md5(principal NUL random-hex): binds an id to a user */
+static void
+ngx_http_collab_session_digest(ngx_str_t *principal, u_char *random,
+    u_char *out)
+{
+    u_char     md[16];
+    ngx_md5_t  md5;
+
+    ngx_md5_init(&md5);
+    ngx_md5_update(&md5, "collab-src", sizeof("collab-src"));
+    ngx_md5_update(&md5, principal->data, principal->len);
+    ngx_md5_update(&md5, "", 1);
+    ngx_md5_update(&md5, random, 16);
+    ngx_md5_final(md, &md5);
+
+    ngx_hex_dump(out, md, 8);
+}
+
+
+static void
+ngx_http_collab_session_docs(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, u_char *data, size_t len)
+{
+    int                       has_v;
+    uint64_t                  v;
+    ngx_str_t                 c;
+    ngx_uint_t                i, n, bulk;
+    collab_msg_str_t          id;
+    ngx_http_collab_doc_t    *doc;
+    ngx_http_collab_sreq_t   *r;
+    ngx_http_collab_sitem_t  *it;
+
+    bulk = (msg->action == COLLAB_MSG_A_BS || msg->action == COLLAB_MSG_A_BF);
+    n = bulk ? msg->nb : 1;
+
+    r = ngx_http_collab_session_sreq(s, msg, data, len, n);
+    if (r == NULL) {
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_UNKNOWN,
+                                      "Out of memory");
+        return;
+    }
+
+    r->versions = bulk && msg->b_versions;
+
+    c = r->c;
+
+    /* one extra count so that no reply goes out before all are started */
+    r->left = n + 1;
+
+    for (i = 0; i < n; i++) {
+        it = &r->items[i];
+
+        if (bulk) {
+            collab_msg_bulk_item(msg, i, &id, &v, &has_v);
+
+        } else {
+            id = msg->d;
+            v = msg->v;
+            has_v = msg->has_v;
+        }
+
+        it->d.data = ngx_alloc(id.len + 1, ngx_http_collab_doc_worker.log);
+        if (it->d.data == NULL) {
+            it->rc = NGX_ERROR;
+            r->left--;
+            continue;
+        }
+
+        ngx_memcpy(it->d.data, id.data, id.len);
+        it->d.len = id.len;
+        it->v = v;
+        it->has_v = has_v ? 1 : 0;
+
+        doc = ngx_http_collab_doc_get(&c, &it->d);
+        if (doc == NULL) {
+            it->rc = NGX_ERROR;
+            r->left--;
+            continue;
+        }
+
+        it->req.handler = ngx_http_collab_session_ready;
+        it->req.data = it;
+        it->req.ws = s->ws;
+        it->req.since = v;
+        it->req.want_ops = it->has_v;
+
+        /* a fetch reads what other workers committed a moment ago */
+        it->req.fresh = (msg->action == COLLAB_MSG_A_F
+                         || msg->action == COLLAB_MSG_A_BF);
+
+        ngx_http_collab_doc_wait(doc, &it->req);
+    }
+
+    if (--r->left == 0) {
+        ngx_http_collab_session_finish(r);
+    }
+}
+
+
+static void
+ngx_http_collab_session_ready(ngx_http_collab_doc_req_t *req, ngx_int_t rc)
+{
+    ngx_http_collab_sitem_t  *it = req->data;
+
+    ngx_http_collab_sreq_t  *r;
+
+    r = it->sreq;
+
+    if (rc == NGX_OK) {
+        it->doc = req->doc;
+        ngx_http_collab_doc_ref(it->doc);
+
+        /* the ops since v were just sent: subscribe at this very point */
+        if (it->has_v && r->session
+            && (r->action == COLLAB_MSG_A_S || r->action == COLLAB_MSG_A_BS))
+        {
+            ngx_http_collab_session_link(r->session, it->doc);
+        }
+
+    } else {
+        it->rc = rc;
+    }
+
+    if (--r->left == 0) {
+        ngx_http_collab_session_finish(r);
+    }
+}
+
+
+static void
+ngx_http_collab_session_finish(ngx_http_collab_sreq_t *r)
+{
+    ngx_int_t  rc;
+
+    if (r->session == NULL) {
+        ngx_http_collab_session_sreq_free(r);
+        return;
+    }
+
+    ngx_queue_remove(&r->sq);
+
+    if (r->action == COLLAB_MSG_A_BS || r->action == COLLAB_MSG_A_BF) {
+        rc = ngx_http_collab_session_reply_bulk(r);
+
+    } else {
+        rc = ngx_http_collab_session_reply_item(r, &r->items[0]);
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_collab_ws_close(r->session->ws, 1011, "internal error");
+    }
+
+    ngx_http_collab_session_sreq_free(r);
 }
 
 
 static ngx_int_t
-ngx_http_collab_session_depth_ok(u_char *p, size_t len)
+ngx_http_collab_session_reply_item(ngx_http_collab_sreq_t *r,
+    ngx_http_collab_sitem_t *it)
 {
-    u_char      *end;
-    ngx_uint_t   depth, in_string;
+    int                         rc;
+    u_char                     *buf;
+    collab_msg_str_t            c, d;
+    collab_msg_enc_t           *enc;
+    collab_msg_snapshot_t       snap;
+    ngx_http_collab_session_t  *s;
 
-    depth = 0;
-    in_string = 0;
+    s = r->session;
+    enc = &ngx_http_collab_session_enc;
 
-    for (end = p + len; p < end; p++) {
+    if (it->rc != NGX_OK || it->doc == NULL) {
+        ngx_http_collab_session_raw_error(r, COLLAB_MSG_ERR_UNKNOWN,
+                                          "Database unavailable: the "
+                                          "document cannot be read");
+        return NGX_OK;
+    }
 
-        if (in_string) {
-            if (*p == '\\') {
-                p++;
+    c.data = (const char *) r->c.data;
+    c.len = r->c.len;
+    d.data = (const char *) it->d.data;
+    d.len = it->d.len;
 
-            } else if (*p == '"') {
-                in_string = 0;
-            }
+    if (it->has_v) {
+        rc = collab_msg_enc_doc_reply(enc, r->action, &c, &d);
 
+    } else {
+        if (ngx_http_collab_doc_snapshot(it->doc, &snap, &buf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        rc = collab_msg_enc_snapshot(enc, r->action, &c, &d, &snap);
+
+        if (buf) {
+            ngx_free(buf);
+        }
+
+        if (r->action == COLLAB_MSG_A_S) {
+            ngx_http_collab_session_link(s, it->doc);
+        }
+    }
+
+    if (rc != COLLAB_MSG_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_collab_session_send_enc(s);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_collab_session_reply_bulk(ngx_http_collab_sreq_t *r)
+{
+    int                         rc;
+    u_char                     *buf;
+    ngx_uint_t                  i;
+    collab_msg_t               *m;
+    collab_msg_str_t            c, d;
+    collab_msg_err_t            err;
+    collab_msg_enc_t           *enc;
+    collab_msg_snapshot_t       snap;
+    ngx_http_collab_sitem_t    *it;
+    ngx_http_collab_session_t  *s;
+
+    s = r->session;
+    enc = &ngx_http_collab_session_enc;
+
+    c.data = (const char *) r->c.data;
+    c.len = r->c.len;
+
+    if (r->versions) {
+        /* the ops were sent: echo b (the request is decoded again) */
+        m = &ngx_http_collab_session_msg;
+
+        if (collab_msg_decode((const char *) r->raw.data, r->raw.len, m,
+                              &err)
+            != COLLAB_MSG_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (collab_msg_enc_bulk_reply(enc, r->action, &c, m->b)
+            != COLLAB_MSG_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_collab_session_send_enc(s);
+
+        return NGX_OK;
+    }
+
+    rc = collab_msg_enc_bulk_begin(enc, r->action, &c);
+
+    for (i = 0; rc == COLLAB_MSG_OK && i < r->n; i++) {
+        it = &r->items[i];
+
+        d.data = (const char *) it->d.data;
+        d.len = it->d.len;
+
+        if (it->rc != NGX_OK || it->doc == NULL) {
+            rc = collab_msg_enc_bulk_error(enc, &d, COLLAB_MSG_ERR_UNKNOWN,
+                                           "Database unavailable: the "
+                                           "document cannot be read");
             continue;
         }
 
-        switch (*p) {
+        if (ngx_http_collab_doc_snapshot(it->doc, &snap, &buf) != NGX_OK) {
+            return NGX_ERROR;
+        }
 
-        case '"':
-            in_string = 1;
-            break;
+        rc = collab_msg_enc_bulk_snapshot(enc, &d, &snap);
 
-        case '[':
-        case '{':
-            if (++depth > NGX_HTTP_COLLAB_SESSION_MAX_DEPTH) {
-                return NGX_DECLINED;
-            }
-            break;
+        if (buf) {
+            ngx_free(buf);
+        }
 
-        case ']':
-        case '}':
-            if (depth) {
-                depth--;
-            }
-            break;
+        if (r->action == COLLAB_MSG_A_BS) {
+            ngx_http_collab_session_link(s, it->doc);
         }
     }
+
+    if (rc == COLLAB_MSG_OK) {
+        rc = collab_msg_enc_bulk_end(enc);
+    }
+
+    if (rc != COLLAB_MSG_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_collab_session_send_enc(s);
 
     return NGX_OK;
 }
 
 
 static void
-ngx_http_collab_session_handshake(ngx_http_collab_ws_t *ws)
+ngx_http_collab_session_link(ngx_http_collab_session_t *s,
+    ngx_http_collab_doc_t *doc)
 {
-    u_char    src[2 * NGX_HTTP_COLLAB_SRC_BYTES];
-    yajl_gen  g;
+    ngx_queue_t                *q;
+    ngx_http_collab_doc_sub_t  *ds;
 
-    /*
-     * Always a fresh id: a client's previous id is not trusted until the
-     * auth layer can tie it to a principal.
-     */
-
-    ngx_http_collab_session_src(src);
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        ngx_http_collab_ws_close(ws, 1011, "out of memory");
-        return;
-    }
-
-    if (yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ngx_http_collab_session_gen_str(g, "a") != NGX_OK
-        || ngx_http_collab_session_gen_str(g, "hs") != NGX_OK
-        || ngx_http_collab_session_gen_str(g, "protocol") != NGX_OK
-        || yajl_gen_integer(g, 1) != yajl_gen_status_ok
-        || ngx_http_collab_session_gen_str(g, "protocolMinor") != NGX_OK
-        || yajl_gen_integer(g, 2) != yajl_gen_status_ok
-        || ngx_http_collab_session_gen_str(g, "id") != NGX_OK
-        || yajl_gen_string(g, src, sizeof(src)) != yajl_gen_status_ok
-        || ngx_http_collab_session_gen_str(g, "type") != NGX_OK
-        || ngx_http_collab_session_gen_str(g,
-                                   "http://sharejs.org/types/JSONv0")
-           != NGX_OK
-        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    for (q = ngx_queue_head(&s->subs);
+         q != ngx_queue_sentinel(&s->subs);
+         q = ngx_queue_next(q))
     {
-        yajl_gen_free(g);
-        ngx_http_collab_ws_close(ws, 1011, "internal error");
+        ds = ngx_queue_data(q, ngx_http_collab_doc_sub_t, sq);
+
+        if (ds->doc == doc) {
+            return;
+        }
+    }
+
+    ds = ngx_alloc(sizeof(ngx_http_collab_doc_sub_t), s->ws->connection->log);
+    if (ds == NULL) {
+        ngx_http_collab_ws_close(s->ws, 1011, "out of memory");
         return;
     }
 
-    ngx_http_collab_session_reply(ws, g);
+    ngx_queue_insert_tail(&s->subs, &ds->sq);
+
+    ngx_http_collab_doc_subscribe(doc, ds, s->ws);
 }
 
 
 static void
-ngx_http_collab_session_error(ngx_http_collab_ws_t *ws, yajl_val request,
-    const char *code, const char *message)
+ngx_http_collab_session_unsubscribe(ngx_http_collab_session_t *s,
+    collab_msg_t *msg)
 {
-    size_t    i;
-    yajl_gen  g;
+    int                         has_v;
+    uint64_t                    v;
+    ngx_uint_t                  i, n;
+    ngx_queue_t                *q;
+    collab_msg_str_t            id;
+    ngx_http_collab_doc_t      *doc;
+    ngx_http_collab_doc_sub_t  *ds;
 
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        ngx_http_collab_ws_close(ws, 1011, "out of memory");
-        return;
-    }
+    n = (msg->action == COLLAB_MSG_A_BU) ? msg->nb : 1;
 
-    if (yajl_gen_map_open(g) != yajl_gen_status_ok) {
-        goto failed;
-    }
+    for (i = 0; i < n; i++) {
+        if (msg->action == COLLAB_MSG_A_BU) {
+            collab_msg_bulk_item(msg, i, &id, &v, &has_v);
 
-    if (request) {
-        for (i = 0; i < request->u.object.len; i++) {
-            if (ngx_strcmp(request->u.object.keys[i], "error") == 0) {
-                continue;
-            }
+        } else {
+            id = msg->d;
+        }
 
-            if (ngx_http_collab_session_gen_str(g,
-                                                request->u.object.keys[i])
-                != NGX_OK
-                || ngx_http_collab_session_gen(g,
-                                               request->u.object.values[i])
-                   != NGX_OK)
+        for (q = ngx_queue_head(&s->subs);
+             q != ngx_queue_sentinel(&s->subs);
+             q = ngx_queue_next(q))
+        {
+            ds = ngx_queue_data(q, ngx_http_collab_doc_sub_t, sq);
+            doc = ds->doc;
+
+            if (doc && doc->c.len == msg->c.len && doc->d.len == id.len
+                && ngx_memcmp(doc->c.data, msg->c.data, msg->c.len) == 0
+                && ngx_memcmp(doc->d.data, id.data, id.len) == 0)
             {
-                goto failed;
+                ngx_queue_remove(q);
+                ngx_http_collab_doc_unsubscribe(ds);
+                ngx_free(ds);
+                break;
             }
         }
     }
 
-    if (ngx_http_collab_session_gen_str(g, "error") != NGX_OK
-        || yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ngx_http_collab_session_gen_str(g, "code") != NGX_OK
-        || ngx_http_collab_session_gen_str(g, code) != NGX_OK
-        || ngx_http_collab_session_gen_str(g, "message") != NGX_OK
-        || ngx_http_collab_session_gen_str(g, message) != NGX_OK
-        || yajl_gen_map_close(g) != yajl_gen_status_ok
-        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    if (msg->action == COLLAB_MSG_A_BU) {
+        if (collab_msg_enc_bulk_reply(&ngx_http_collab_session_enc,
+                                      msg->action, &msg->c, msg->b)
+            != COLLAB_MSG_OK)
+        {
+            return;
+        }
+
+    } else if (collab_msg_enc_doc_reply(&ngx_http_collab_session_enc,
+                                        msg->action, &msg->c, &msg->d)
+               != COLLAB_MSG_OK)
+    {
+        return;
+    }
+
+    ngx_http_collab_session_send_enc(s);
+}
+
+
+static void
+ngx_http_collab_session_submit(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, u_char *data, size_t len)
+{
+    ngx_str_t                  c, d;
+    const char                *code, *message;
+    ngx_http_collab_doc_t     *doc;
+    ngx_http_collab_submit_t  *sub;
+
+    /* a src is bound to the connection that was given it */
+    if (msg->src.data
+        && (msg->src.len != s->src.len
+            || ngx_memcmp(msg->src.data, s->src.data, s->src.len) != 0))
+    {
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                      "The op's src belongs to another "
+                                      "connection");
+        return;
+    }
+
+    sub = ngx_http_collab_submit_new(msg, data, len, &s->src, &s->principal,
+                                     s->ws, &code, &message);
+    if (sub == NULL) {
+        if (code == NULL) {
+            code = COLLAB_MSG_ERR_UNKNOWN;
+            message = "Out of memory";
+        }
+
+        ngx_http_collab_session_error(s, msg, code, message);
+        return;
+    }
+
+    c.data = (u_char *) msg->c.data;
+    c.len = msg->c.len;
+    d.data = (u_char *) msg->d.data;
+    d.len = msg->d.len;
+
+    doc = ngx_http_collab_doc_get(&c, &d);
+    if (doc == NULL) {
+        sub->ws = NULL;
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_UNKNOWN,
+                                      "Out of memory");
+        ngx_http_collab_commit_discard(sub);
+        return;
+    }
+
+    if (doc->nsubmits >= NGX_HTTP_COLLAB_SESSION_MAX_SUBMITS) {
+        /* a bounded queue: the client rolls back and may resend */
+        sub->ws = NULL;
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                      "Too many ops waiting for commit");
+        ngx_http_collab_commit_discard(sub);
+        ngx_http_collab_doc_idle(doc);
+        return;
+    }
+
+    ngx_queue_insert_tail(&s->submits, &sub->sq);
+
+    ngx_http_collab_commit_submit(doc, sub);
+}
+
+
+static void
+ngx_http_collab_session_nf(ngx_http_collab_session_t *s, collab_msg_t *msg,
+    u_char *data, size_t len)
+{
+    int64_t                  to;
+    ngx_http_collab_sreq_t  *r;
+
+    r = ngx_http_collab_session_sreq(s, msg, data, len, 0);
+    if (r == NULL) {
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_UNKNOWN,
+                                      "Out of memory");
+        return;
+    }
+
+    r->nf = 1;
+    r->v = msg->v;
+    r->has_v = msg->has_v;
+
+    /* store versions 1 .. v: the ops that make version v */
+    to = r->has_v ? (int64_t) r->v + 1 : -1;
+
+    if (r->has_v && r->v == 0) {
+        ngx_http_collab_session_nf_reply(r);
+        return;
+    }
+
+    if (ngx_http_collab_store_ops(&r->c, &r->d, 1, to,
+                                  NGX_HTTP_COLLAB_NF_CHUNK,
+                                  ngx_http_collab_session_nf_ops, r)
+        != NGX_OK)
+    {
+        ngx_http_collab_session_raw_error(r, COLLAB_MSG_ERR_UNKNOWN,
+                                          "Out of memory");
+        ngx_queue_remove(&r->sq);
+        ngx_http_collab_session_sreq_free(r);
+    }
+}
+
+
+static void
+ngx_http_collab_session_nf_ops(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res)
+{
+    ngx_http_collab_sreq_t  *r = data;
+
+    int                          e;
+    int64_t                      to;
+    ngx_uint_t                   i;
+    collab_op_t                  op;
+    ngx_http_collab_store_op_t  *so;
+
+    if (r->session == NULL) {
+        ngx_http_collab_store_result_free(res);
+        ngx_http_collab_session_sreq_free(r);
+        return;
+    }
+
+    if (rc == NGX_HTTP_COLLAB_STORE_NOT_FOUND) {
+        ngx_http_collab_session_nf_reply(r);
+        return;
+    }
+
+    if (rc != NGX_HTTP_COLLAB_STORE_OK) {
+        ngx_http_collab_session_raw_error(r, COLLAB_MSG_ERR_UNKNOWN,
+                                          "Database unavailable: the "
+                                          "snapshot cannot be read");
+        ngx_queue_remove(&r->sq);
+        ngx_http_collab_session_sreq_free(r);
+        return;
+    }
+
+    collab_op_init(&op);
+    e = COLLAB_OT_OK;
+
+    for (i = 0; i < res->nops && e == COLLAB_OT_OK; i++) {
+        so = &res->ops[i];
+
+        if ((uint64_t) so->version != r->at + 1) {
+            continue;
+        }
+
+        switch (so->kind) {
+
+        case NGX_HTTP_COLLAB_STORE_CREATE:
+            if (r->text) {
+                collab_text_free(r->text);
+                r->text = NULL;
+            }
+
+            e = ngx_http_collab_session_nf_create(r, so);
+            break;
+
+        case NGX_HTTP_COLLAB_STORE_DEL:
+            if (r->text) {
+                collab_text_free(r->text);
+                r->text = NULL;
+            }
+
+            r->exists = 0;
+            break;
+
+        default:
+            e = collab_op_decode_json(&op, (const char *) so->op.data,
+                                      so->op.len);
+            if (e == COLLAB_OT_OK && r->text) {
+                e = collab_text_apply(r->text, &op);
+            }
+
+            break;
+        }
+
+        r->at++;
+    }
+
+    collab_op_free(&op);
+
+    if (e != COLLAB_OT_OK) {
+        ngx_http_collab_store_result_free(res);
+        ngx_http_collab_session_raw_error(r, COLLAB_MSG_ERR_UNKNOWN,
+                                          "The op log cannot be replayed");
+        ngx_queue_remove(&r->sq);
+        ngx_http_collab_session_sreq_free(r);
+        return;
+    }
+
+    if (res->nops == NGX_HTTP_COLLAB_NF_CHUNK
+        && (!r->has_v || r->at < r->v))
+    {
+        ngx_http_collab_store_result_free(res);
+
+        to = r->has_v ? (int64_t) r->v + 1 : -1;
+
+        if (ngx_http_collab_store_ops(&r->c, &r->d, (int64_t) r->at + 1, to,
+                                      NGX_HTTP_COLLAB_NF_CHUNK,
+                                      ngx_http_collab_session_nf_ops, r)
+            == NGX_OK)
+        {
+            return;
+        }
+
+        ngx_http_collab_session_raw_error(r, COLLAB_MSG_ERR_UNKNOWN,
+                                          "Out of memory");
+        ngx_queue_remove(&r->sq);
+        ngx_http_collab_session_sreq_free(r);
+        return;
+    }
+
+    ngx_http_collab_store_result_free(res);
+
+    ngx_http_collab_session_nf_reply(r);
+}
+
+
+/* the create op of a replay: its data is the initial string as JSON */
+static int
+ngx_http_collab_session_nf_create(ngx_http_collab_sreq_t *r,
+    ngx_http_collab_store_op_t *so)
+{
+    int          rc;
+    char         err[64];
+    size_t       len;
+    yajl_val     root;
+    const char  *data;
+
+    data = "";
+    len = 0;
+
+    if (so->create_data.len) {
+        if (collab_msg_tree_parse(&ngx_http_collab_session_tree,
+                                  (const char *) so->create_data.data,
+                                  so->create_data.len, &root, err,
+                                  sizeof(err))
+            != COLLAB_MSG_TREE_OK)
+        {
+            return COLLAB_OT_ERR_JSON;
+        }
+
+        if (YAJL_IS_STRING(root)) {
+            data = root->u.string;
+            len = collab_msg_strlen(data);
+        }
+    }
+
+    rc = collab_text_create(&r->text, data, len);
+
+    if (rc != COLLAB_OT_OK) {
+        r->text = NULL;
+        return rc;
+    }
+
+    r->exists = 1;
+
+    return COLLAB_OT_OK;
+}
+
+
+static void
+ngx_http_collab_session_nf_reply(ngx_http_collab_sreq_t *r)
+{
+    size_t                  len;
+    u_char                 *buf;
+    collab_msg_t           *m;
+    collab_msg_err_t        err;
+    collab_msg_snapshot_t   snap;
+
+    ngx_memzero(&snap, sizeof(collab_msg_snapshot_t));
+
+    snap.v = r->at;
+    buf = NULL;
+
+    if (r->exists && r->text) {
+        len = collab_text_bytes(r->text);
+
+        buf = ngx_alloc(len + 1, ngx_http_collab_doc_worker.log);
+        if (buf == NULL) {
+            goto failed;
+        }
+
+        collab_text_copy(r->text, (char *) buf);
+        buf[len] = '\0';
+
+        snap.exists = 1;
+        snap.data = (const char *) buf;
+        snap.len = len;
+    }
+
+    m = &ngx_http_collab_session_msg;
+
+    if (collab_msg_decode((const char *) r->raw.data, r->raw.len, m, &err)
+        != COLLAB_MSG_OK
+        || collab_msg_enc_nf(&ngx_http_collab_session_enc,
+                             m->field[COLLAB_MSG_F_ID], &snap)
+           != COLLAB_MSG_OK)
     {
         goto failed;
     }
 
-    ngx_http_collab_session_reply(ws, g);
+    ngx_http_collab_session_send_enc(r->session);
+
+    if (buf) {
+        ngx_free(buf);
+    }
+
+    ngx_queue_remove(&r->sq);
+    ngx_http_collab_session_sreq_free(r);
+
     return;
 
 failed:
 
-    yajl_gen_free(g);
-    ngx_http_collab_ws_close(ws, 1011, "internal error");
+    if (buf) {
+        ngx_free(buf);
+    }
+
+    ngx_http_collab_session_raw_error(r, COLLAB_MSG_ERR_UNKNOWN,
+                                      "Out of memory");
+    ngx_queue_remove(&r->sq);
+    ngx_http_collab_session_sreq_free(r);
 }
 
 
-static ngx_int_t
-ngx_http_collab_session_gen(yajl_gen g, yajl_val v)
+static ngx_http_collab_sreq_t *
+ngx_http_collab_session_sreq(ngx_http_collab_session_t *s, collab_msg_t *msg,
+    u_char *data, size_t len, ngx_uint_t n)
 {
-    size_t           i;
-    yajl_gen_status  s;
+    u_char                  *p;
+    size_t                   size;
+    ngx_uint_t               i;
+    ngx_http_collab_sreq_t  *r;
 
-    switch (v->type) {
+    size = sizeof(ngx_http_collab_sreq_t)
+           + (n ? n - 1 : 0) * sizeof(ngx_http_collab_sitem_t)
+           + len + msg->c.len + msg->d.len + 3;
 
-    case yajl_t_string:
-        return ngx_http_collab_session_gen_str(g, v->u.string);
-
-    case yajl_t_number:
-        /* the original text, so numbers round-trip exactly */
-        s = yajl_gen_number(g, v->u.number.r, ngx_strlen(v->u.number.r));
-        break;
-
-    case yajl_t_object:
-        if (yajl_gen_map_open(g) != yajl_gen_status_ok) {
-            return NGX_ERROR;
-        }
-
-        for (i = 0; i < v->u.object.len; i++) {
-            if (ngx_http_collab_session_gen_str(g, v->u.object.keys[i])
-                != NGX_OK
-                || ngx_http_collab_session_gen(g, v->u.object.values[i])
-                   != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-        }
-
-        s = yajl_gen_map_close(g);
-        break;
-
-    case yajl_t_array:
-        if (yajl_gen_array_open(g) != yajl_gen_status_ok) {
-            return NGX_ERROR;
-        }
-
-        for (i = 0; i < v->u.array.len; i++) {
-            if (ngx_http_collab_session_gen(g, v->u.array.values[i])
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-        }
-
-        s = yajl_gen_array_close(g);
-        break;
-
-    case yajl_t_true:
-        s = yajl_gen_bool(g, 1);
-        break;
-
-    case yajl_t_false:
-        s = yajl_gen_bool(g, 0);
-        break;
-
-    default: /* yajl_t_null */
-        s = yajl_gen_null(g);
-        break;
+    r = ngx_alloc(size, s->ws->connection->log);
+    if (r == NULL) {
+        return NULL;
     }
 
-    return (s == yajl_gen_status_ok) ? NGX_OK : NGX_ERROR;
-}
+    ngx_memzero(r, sizeof(ngx_http_collab_sreq_t)
+                   + (n ? n - 1 : 0) * sizeof(ngx_http_collab_sitem_t));
 
+    p = (u_char *) &r->items[n ? n : 1];
 
-static ngx_int_t
-ngx_http_collab_session_gen_str(yajl_gen g, const char *s)
-{
-    if (yajl_gen_string(g, (const unsigned char *) s, ngx_strlen(s))
-        != yajl_gen_status_ok)
-    {
-        return NGX_ERROR;
+    r->raw.data = p;
+    r->raw.len = len;
+    p = ngx_cpymem(p, data, len);
+    *p++ = '\0';
+
+    r->c.data = p;
+    r->c.len = msg->c.len;
+    p = ngx_cpymem(p, msg->c.data, msg->c.len);
+    *p++ = '\0';
+
+    r->d.data = p;
+    r->d.len = msg->d.len;
+    p = ngx_cpymem(p, msg->d.data, msg->d.len);
+    *p = '\0';
+
+    r->session = s;
+    r->action = msg->action;
+    r->n = n;
+
+    for (i = 0; i < n; i++) {
+        r->items[i].sreq = r;
+        r->items[i].rc = NGX_OK;
     }
 
-    return NGX_OK;
+    ngx_queue_insert_tail(&s->reqs, &r->sq);
+
+    return r;
 }
 
 
 static void
-ngx_http_collab_session_reply(ngx_http_collab_ws_t *ws, yajl_gen g)
+ngx_http_collab_session_sreq_free(ngx_http_collab_sreq_t *r)
 {
-    size_t                len;
-    const unsigned char  *buf;
+    ngx_uint_t                i;
+    ngx_http_collab_sitem_t  *it;
 
-    if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
-        (void) ngx_http_collab_ws_send_text(ws, buf, len);
+    for (i = 0; i < r->n; i++) {
+        it = &r->items[i];
+
+        if (it->doc) {
+            ngx_http_collab_doc_unref(it->doc);
+        }
+
+        if (it->d.data) {
+            ngx_free(it->d.data);
+        }
     }
 
-    yajl_gen_free(g);
+    if (r->text) {
+        collab_text_free(r->text);
+    }
+
+    ngx_free(r);
 }
 
 
 static void
-ngx_http_collab_session_src(u_char *out)
+ngx_http_collab_session_send_enc(ngx_http_collab_session_t *s)
 {
-    u_char             rnd[NGX_HTTP_COLLAB_SRC_BYTES];
-    ngx_uint_t         i;
-    static ngx_uint_t  seq;
+    collab_msg_enc_t  *enc;
 
-    /*
-     * The kernel CSPRNG makes ids unique across workers and hosts; the
-     * fallback (entropy not yet initialised at boot) mixes pid, time and
-     * a counter so it still differs per worker.
-     */
+    enc = &ngx_http_collab_session_enc;
 
-    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd)) {
-        for (i = 0; i < sizeof(rnd); i++) {
-            rnd[i] = (u_char) (ngx_random() ^ (ngx_pid >> (i % 4) * 8)
-                               ^ (ngx_current_msec >> (i % 8) * 4)
-                               ^ seq++);
+    (void) ngx_http_collab_ws_send_text(s->ws, collab_msg_enc_data(enc),
+                                        enc->len);
+}
+
+
+static ngx_uint_t
+ngx_http_collab_session_hex(const char *p, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) {
+            return 0;
         }
     }
 
-    ngx_hex_dump(out, rnd, sizeof(rnd));
+    return 1;
+}
+
+
+static void
+ngx_http_collab_session_raw_error(ngx_http_collab_sreq_t *r,
+    const char *code, const char *message)
+{
+    if (r->session == NULL) {
+        return;
+    }
+
+    ngx_http_collab_commit_reply_error(r->session->ws, &r->raw, code,
+                                       message);
 }

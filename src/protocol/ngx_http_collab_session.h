@@ -1,6 +1,8 @@
 /*
  * The protocol layer's hooks, called by the WebSocket layer
- * (ws/ngx_http_collab_ws.c).  Implemented in ngx_http_collab_session.c.
+ * (ws/ngx_http_collab_ws.c), and the per-connection ShareDB session.
+ * Implemented in ngx_http_collab_session.c (hs, pp, s/f/u, bulk, op, nf,
+ * queries) and ngx_http_collab_presence.c (p/ps/pu/pr).
  */
 
 #ifndef _NGX_HTTP_COLLAB_SESSION_H_INCLUDED_
@@ -9,6 +11,25 @@
 
 #include "ngx_http_collab.h"
 #include "ws/ngx_http_collab_ws.h"
+
+
+/* "<16 hex random><16 hex digest of principal and random>" */
+#define NGX_HTTP_COLLAB_SRC_LEN  32
+
+
+typedef struct {
+    ngx_http_collab_ws_t      *ws;
+    ngx_str_t                  src;
+    u_char                     src_buf[NGX_HTTP_COLLAB_SRC_LEN];
+
+    /* who is connected: empty for anonymous (set by the auth layer) */
+    ngx_str_t                  principal;
+
+    ngx_queue_t                subs;        /* ngx_http_collab_doc_sub_t */
+    ngx_queue_t                submits;     /* ops waiting for commit */
+    ngx_queue_t                reqs;        /* s/f/bulk/nf in progress */
+    ngx_queue_t                presence;    /* presence subscriptions */
+} ngx_http_collab_session_t;
 
 
 /*
@@ -33,6 +54,10 @@ void ngx_http_collab_session_message(ngx_http_collab_ws_t *ws,
  * ws must not be used.
  */
 void ngx_http_collab_session_close(ngx_http_collab_ws_t *ws);
+
+/* sends the error reply to a decoded request */
+void ngx_http_collab_session_error(ngx_http_collab_session_t *s,
+    void *msg, const char *code, const char *message);
 
 
 #endif /* _NGX_HTTP_COLLAB_SESSION_H_INCLUDED_ */

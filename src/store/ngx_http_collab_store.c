@@ -27,7 +27,8 @@ enum {
     NGX_HTTP_COLLAB_STMT_CREATE,
     NGX_HTTP_COLLAB_STMT_FIND,
     NGX_HTTP_COLLAB_STMT_SNAPSHOT,
-    NGX_HTTP_COLLAB_STMT_HEADS
+    NGX_HTTP_COLLAB_STMT_HEADS,
+    NGX_HTTP_COLLAB_STMT_LIST
 };
 
 
@@ -136,6 +137,13 @@ static ngx_http_collab_pg_stmt_t  ngx_http_collab_store_stmts[] = {
       " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(c, n, i)"
       " LEFT JOIN collab_docs d ON d.collection = u.c AND d.name = u.n"
       " ORDER BY u.i",
+      2 },
+
+    { "collab_list",
+      "SELECT name, version, type,"
+      "       (extract(epoch FROM updated_at) * 1000)::bigint"
+      " FROM collab_docs WHERE collection = $1 AND NOT deleted"
+      " ORDER BY updated_at DESC, name LIMIT $2",
       2 }
 };
 
@@ -195,6 +203,8 @@ static ngx_http_collab_store_result_t *ngx_http_collab_store_load_result(
 static ngx_http_collab_store_result_t *ngx_http_collab_store_ops_result(
     PGresult *res);
 static ngx_http_collab_store_result_t *ngx_http_collab_store_heads_result(
+    PGresult *res);
+static ngx_http_collab_store_result_t *ngx_http_collab_store_list_result(
     PGresult *res);
 
 
@@ -504,6 +514,26 @@ ngx_http_collab_store_heads(ngx_str_t *collections, ngx_str_t *docs,
 }
 
 
+ngx_int_t
+ngx_http_collab_store_list(ngx_str_t *collection, ngx_uint_t limit,
+    ngx_http_collab_store_handler_pt handler, void *data)
+{
+    ngx_http_collab_store_ctx_t  *ctx;
+
+    ctx = ngx_http_collab_store_ctx(NGX_HTTP_COLLAB_STMT_LIST,
+                                    collection->len + 1 + NGX_INT64_LEN + 1,
+                                    handler, data);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_collab_store_text(ctx, 0, collection);
+    ngx_http_collab_store_int(ctx, 1, (int64_t) limit);
+
+    return ngx_http_collab_store_send(ctx);
+}
+
+
 void
 ngx_http_collab_store_result_free(ngx_http_collab_store_result_t *res)
 {
@@ -751,6 +781,10 @@ ngx_http_collab_store_done(ngx_http_collab_pg_req_t *req, ngx_int_t rc,
 
     case NGX_HTTP_COLLAB_STMT_HEADS:
         out = ngx_http_collab_store_heads_result(res);
+        break;
+
+    case NGX_HTTP_COLLAB_STMT_LIST:
+        out = ngx_http_collab_store_list_result(res);
         break;
 
     default: /* NGX_HTTP_COLLAB_STMT_SNAPSHOT */
@@ -1088,6 +1122,41 @@ ngx_http_collab_store_heads_result(PGresult *res)
     for (row = 0; row < nrows; row++) {
         r->heads[row] = ngx_http_collab_store_get_int(res, row, 0);
         r->heads_deleted[row] = ngx_http_collab_store_get_bool(res, row, 1);
+    }
+
+    return r;
+}
+
+
+static ngx_http_collab_store_result_t *
+ngx_http_collab_store_list_result(PGresult *res)
+{
+    int                              row, nrows;
+    u_char                          *p;
+    ngx_http_collab_store_doc_t     *d;
+    ngx_http_collab_store_result_t  *r;
+
+    /* columns: name, version, type, updated (ms) */
+
+    nrows = PQntuples(res);
+
+    /* the docs ride in the space reserved for nrows ops (an op is larger) */
+    r = ngx_http_collab_store_result(res, nrows, 0, &p);
+    if (r == NULL) {
+        return NULL;
+    }
+
+    d = (ngx_http_collab_store_doc_t *) r->ops;
+    r->ops = NULL;
+    r->nops = 0;
+    r->docs = d;
+    r->ndocs = nrows;
+
+    for (row = 0; row < nrows; row++) {
+        ngx_http_collab_store_copy(&p, res, row, 0, &d[row].name);
+        d[row].version = ngx_http_collab_store_get_int(res, row, 1);
+        ngx_http_collab_store_copy(&p, res, row, 2, &d[row].type);
+        d[row].updated = ngx_http_collab_store_get_int(res, row, 3);
     }
 
     return r;

@@ -1,7 +1,8 @@
 /*
  * Document statements on top of the PostgreSQL pool: load a document,
  * read ops by version range, commit a batch of ops in one statement,
- * create, find an op by (src, seq), write a snapshot, read many heads.
+ * create, find an op by (src, seq), write a snapshot, read many heads,
+ * list a collection's documents.
  *
  * Every call is asynchronous: it returns NGX_OK and later calls the handler
  * exactly once (never from inside the call), or returns NGX_ERROR (out of
@@ -51,6 +52,15 @@ typedef struct {
 } ngx_http_collab_store_op_t;
 
 
+/* one row of a document list */
+typedef struct {
+    ngx_str_t                  name;
+    ngx_str_t                  type;         /* type URI */
+    int64_t                    version;      /* head version */
+    int64_t                    updated;      /* ms since the epoch */
+} ngx_http_collab_store_doc_t;
+
+
 typedef struct {
     /* load and ops: the document row */
     ngx_str_t                  type;
@@ -74,6 +84,10 @@ typedef struct {
     ngx_uint_t                 nheads;
     int64_t                   *heads;
     u_char                    *heads_deleted;
+
+    /* list: the documents, most recently updated first */
+    ngx_uint_t                 ndocs;
+    ngx_http_collab_store_doc_t  *docs;
 } ngx_http_collab_store_result_t;
 
 
@@ -121,6 +135,10 @@ ngx_int_t ngx_http_collab_store_snapshot(ngx_str_t *collection,
 /* head versions of docs[i] in collections[i], i < n */
 ngx_int_t ngx_http_collab_store_heads(ngx_str_t *collections,
     ngx_str_t *docs, ngx_uint_t n,
+    ngx_http_collab_store_handler_pt handler, void *data);
+
+/* documents of a collection that are not deleted, at most limit */
+ngx_int_t ngx_http_collab_store_list(ngx_str_t *collection, ngx_uint_t limit,
     ngx_http_collab_store_handler_pt handler, void *data);
 
 void ngx_http_collab_store_result_free(ngx_http_collab_store_result_t *res);

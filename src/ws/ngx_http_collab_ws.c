@@ -198,7 +198,7 @@ ngx_http_collab_ws_allowed_origins(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        /* browsers send scheme://host[:port], lowercase, with no path */
+        /* browsers send the scheme, host and port, lowercase, no path */
 
         if (!(value[i].len == 1 && value[i].data[0] == '*')) {
             p = ngx_strlcasestrn(value[i].data,

@@ -35,6 +35,59 @@ static int trace_on_integer(void *ctx, long long i);
 static int trace_on_string(void *ctx, const unsigned char *s, size_t len);
 
 
+static char *
+trace_read_gz(const char *path, size_t *len)
+{
+    int     n;
+    char   *buf, *p;
+    size_t  size;
+    gzFile  gz;
+
+    gz = gzopen(path, "rb");
+    if (gz == NULL) {
+        return NULL;
+    }
+
+    size = 1 << 20;
+    *len = 0;
+    buf = malloc(size + 1);
+
+    while (buf) {
+        if (*len == size) {
+            size *= 2;
+            p = realloc(buf, size + 1);
+
+            if (p == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+
+            buf = p;
+        }
+
+        n = gzread(gz, buf + *len, size - *len);
+
+        if (n < 0) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+
+        if (n == 0) {
+            buf[*len] = '\0';
+            break;
+        }
+
+        *len += n;
+    }
+
+    gzclose(gz);
+
+    return buf;
+}
+
+
 /*
  * A streaming parse: yajl trees grow arrays one element per realloc, which
  * is quadratic on a 260,000-element array.  Depths: 1 the root map, 2 txns,
@@ -95,7 +148,6 @@ trace_on_start_array(void *ctx)
 static int
 trace_on_end_array(void *ctx)
 {
-    int           rc;
     trace_ctx_t  *c;
     collab_op_t  *op;
 
@@ -109,46 +161,11 @@ trace_on_end_array(void *ctx)
             return 0;
         }
 
-        /* [pos, del, ins] is pos, {d:del}, ins */
-
-        rc = COLLAB_OT_OK;
-
-        if (c->del > 0) {
-            rc = collab_op_push_delete(op, c->del);
-        }
-
-        /* the insert was pushed already; the delete goes before it */
-
-        if (rc == COLLAB_OT_OK && c->del > 0 && op->ncomps == 2) {
-            collab_ot_comp_t  tmp;
-
-            tmp = op->comps[0];
-            op->comps[0] = op->comps[1];
-            op->comps[1] = tmp;
-        }
-
-        if (rc == COLLAB_OT_OK && c->pos > 0) {
-            rc = collab_op_push_skip(op, c->pos);
-
-            if (rc == COLLAB_OT_OK) {
-                memmove(&op->comps[1], &op->comps[0],
-                        (op->ncomps - 1) * sizeof(collab_ot_comp_t));
-                op->comps[0].type = COLLAB_OT_SKIP;
-                op->comps[0].n = c->pos;
-                op->comps[0].off = 0;
-                op->comps[0].len = 0;
-            }
-        }
-
         /* a pure cursor move [pos, 0, ""] would leave a trailing skip */
 
         if (op->ncomps && op->comps[op->ncomps - 1].type == COLLAB_OT_SKIP)
         {
             op->ncomps--;
-        }
-
-        if (rc != COLLAB_OT_OK) {
-            return 0;
         }
     }
 
@@ -201,21 +218,35 @@ trace_on_integer(void *ctx, long long i)
 static int
 trace_on_string(void *ctx, const unsigned char *s, size_t len)
 {
+    int           rc;
     char        **dst;
     size_t       *dlen;
     trace_ctx_t  *c;
+    collab_op_t  *op;
 
     c = ctx;
 
     if (c->depth == 5 && c->in_patches) {
+        op = &c->tr->ops[c->tr->nops - 1];
         c->field++;
 
-        if (len == 0) {
-            return 1;
+        /* [pos, del, ins] is the op [pos, {d:del}, ins] */
+
+        rc = COLLAB_OT_OK;
+
+        if (c->pos > 0) {
+            rc = collab_op_push_skip(op, c->pos);
         }
 
-        return collab_op_push_insert(&c->tr->ops[c->tr->nops - 1],
-                                     (const char *) s, len) == COLLAB_OT_OK;
+        if (rc == COLLAB_OT_OK && c->del > 0) {
+            rc = collab_op_push_delete(op, c->del);
+        }
+
+        if (rc == COLLAB_OT_OK && len > 0) {
+            rc = collab_op_push_insert(op, (const char *) s, len);
+        }
+
+        return rc == COLLAB_OT_OK;
     }
 
     if (c->depth != 1) {

@@ -37,8 +37,22 @@ function load(key, make) {
   return v;
 }
 
+/* a saturated, readable colour as #rrggbb (others add an alpha to it) */
 export function colorOf(hue) {
-  return `hsl(${hue}, 70%, 42%)`;
+  const s = 0.7;
+  const l = 0.42;
+  const a = s * Math.min(l, 1 - l);
+  const f = (n) => {
+    const k = (n + hue / 30) % 12;
+    const v = l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+    return Math.round(v * 255).toString(16).padStart(2, '0');
+  };
+  return `#${f(0)}${f(8)}${f(4)}`;
+}
+
+/* colours from other participants end up in style attributes: check them */
+export function safeColor(c) {
+  return typeof c === 'string' && /^#[0-9a-fA-F]{6}$/.test(c) ? c : '#6e7781';
 }
 
 export function getIdentity() {

@@ -17,7 +17,11 @@ const ShareDB = require('sharedb');
 const WebSocket = require('ws');
 const textUnicode = require('ot-text-unicode');
 
-ShareDB.types.register(textUnicode.type);
+// with transformPresence, as the test clients register it
+ShareDB.types.register(Object.assign({}, textUnicode.type, {
+  transformPresence: (p, op, own) =>
+    (p == null ? p : textUnicode.type.transformSelection(p, op, own)),
+}));
 
 const backend = new ShareDB({ presence: true,
                               doNotForwardSendPresenceErrorsToClient: true });

@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# The benchmark suite: every scenario of shared/notes/performance.md against
+# our nginx module and the reference ShareDB server, side by side.
+#
+#   bench/run.sh            full suite (make bench), 3 runs per figure
+#   bench/run.sh --quick    a subset in under 2 minutes (make bench-quick)
+#
+# Environment: BENCH_RUNS (3), BENCH_SERVERS ("ref ours"), BENCH_DIR
+# (/tmp/collab-bench), BENCH_REF_REPLAY_OPS (20000: the reference replays
+# about 260 ops/s, so the full automerge-paper trace would take ~17 minutes
+# a run; "all" replays it whole), BENCH_OURS_REPLAY_OPS (all), BENCH_PORT_BASE
+# (26000).
+#
+# Starts PostgreSQL, Redis, the reference server (Node) and nginx on
+# 127.0.0.1:26xxx, appends one JSON line per run to build/bench/results.jsonl,
+# prints the table and writes docs/benchmarks.md and docs/bench-latency.png.
+# Everything it started is stopped on exit.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+runs=${BENCH_RUNS:-3}
+[ $quick = 1 ] && runs=${BENCH_RUNS:-1}
+servers=${BENCH_SERVERS:-ref ours}
+dir=${BENCH_DIR:-/tmp/collab-bench}
+base=${BENCH_PORT_BASE:-26000}
+ref_replay=${BENCH_REF_REPLAY_OPS:-20000}
+ours_replay=${BENCH_OURS_REPLAY_OPS:-all}
+[ $quick = 1 ] && ref_replay=2000 && ours_replay=2000
+pg_port=$((base + 1))
+redis_port=$((base + 2))
+ref_port=$((base + 80))
+ours_port=$((base + 90))
+out=$top/build/bench
+lg=$out/collab_loadgen
+results=$out/results.jsonl
+traces=${COLLAB_TRACES:-$top/../shared/traces}
+[ -d "$traces" ] || traces=/work/shared/traces
+
+log() { echo "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# -- dependencies -----------------------------------------------------------
+
+deps() {
+    if ! command -v gnuplot > /dev/null; then
+        log "installing gnuplot-nox (plot of docs/bench-latency.png)"
+        if [ "$(id -u)" -eq 0 ]; then
+            apt-get install -y -q gnuplot-nox > /dev/null 2>&1 \
+                || { apt-get update -q > /dev/null \
+                     && apt-get install -y -q gnuplot-nox > /dev/null; } \
+                || log "gnuplot-nox could not be installed: no plot"
+        fi
+    fi
+    if [ ! -d bench/reference/node_modules/sharedb ]; then
+        log "npm ci in bench/reference"
+        (cd bench/reference && npm ci --no-audit --no-fund > /dev/null)
+    fi
+    mkdir -p "$out"
+    ${CC:-cc} -std=gnu99 -O2 -g -Wall -Wextra -Werror -o "$lg" \
+        bench/loadgen/*.c -lyajl
+}
+
+# -- servers -----------------------------------------------------------------
+
+ref_pid=
+nginx_prefix=$dir/nginx
+
+start_store() {
+    mkdir -p "$dir"
+    chmod 755 "$dir"
+    conninfo=$(bash .ci/pg.sh start "$dir/pg" "$pg_port" | tail -1)
+    redis=$(bash .ci/redis.sh start "$dir/redis" "$redis_port" | tail -1)
+    if ! psql -X -qtA -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres \
+            -c "select 1 from pg_database where datname = 'sharedb_ref'" \
+            | grep -q 1; then
+        psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres \
+            -c "CREATE DATABASE sharedb_ref OWNER collab"
+        psql -X -q -h 127.0.0.1 -p "$pg_port" -U collab -d sharedb_ref \
+            -f bench/reference/node_modules/sharedb-postgres/structure.sql \
+            > /dev/null
+    fi
+}
+
+start_ref() {
+    (cd bench/reference && exec node server.js --port "$ref_port" \
+        --pg "postgres://collab@127.0.0.1:$pg_port/sharedb_ref" \
+        --redis "redis://127.0.0.1:$redis_port/1") > "$dir/ref.log" 2>&1 &
+    ref_pid=$!
+    for _ in $(seq 1 50); do
+        grep -q listening "$dir/ref.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "the reference server did not start: $(tail -5 "$dir/ref.log")"
+}
+
+nginx_pid() {
+    local p
+    p=$(cat "$nginx_prefix/logs/nginx.pid" 2>/dev/null) || return 1
+    [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"
+}
+
+start_ours() {
+    if ! make -s module > "$dir/module.log" 2>&1 \
+        || [ ! -f build/ngx_http_collab_module.so ]; then
+        log "our module does not build yet (see $dir/module.log)"
+        return 1
+    fi
+    mkdir -p "$nginx_prefix/conf" "$nginx_prefix/logs" "$nginx_prefix/tmp"
+    cat > "$nginx_prefix/conf/nginx.conf" <<EOF
+load_module $top/build/ngx_http_collab_module.so;
+worker_processes 2;
+worker_rlimit_nofile 20000;
+error_log $nginx_prefix/logs/error.log warn;
+pid $nginx_prefix/logs/nginx.pid;
+events {
+    worker_connections 19000;
+}
+http {
+    access_log off;
+    client_body_temp_path $nginx_prefix/tmp/body;
+    proxy_temp_path $nginx_prefix/tmp/proxy;
+    fastcgi_temp_path $nginx_prefix/tmp/fastcgi;
+    uwsgi_temp_path $nginx_prefix/tmp/uwsgi;
+    scgi_temp_path $nginx_prefix/tmp/scgi;
+    collab_postgres "$conninfo";
+    collab_redis $redis;
+    server {
+        listen 127.0.0.1:$ours_port reuseport backlog=4096;
+        location /ws {
+            collab_websocket;
+        }
+    }
+}
+EOF
+    /usr/sbin/nginx -p "$nginx_prefix/" -c "$nginx_prefix/conf/nginx.conf" \
+        -e "$nginx_prefix/logs/error.log" || return 1
+    sleep 0.5
+    # it takes part only if it speaks the protocol: one writer, one second
+    if ! "$lg" --port "$ours_port" --writers 1 --duration 1 --warmup 0.2 \
+            --timeout 15 > "$dir/ours-probe.json" 2>&1 \
+        || ! grep -q '"acks":[1-9]' "$dir/ours-probe.json"; then
+        log "our server does not answer the protocol yet:" \
+            "$(tail -3 "$dir/ours-probe.json")"
+        stop_ours
+        return 1
+    fi
+}
+
+stop_ours() {
+    local p
+    p=$(nginx_pid) || return 0
+    kill -QUIT "$p" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1
+    done
+    kill -KILL "$p" 2>/dev/null || true
+}
+
+stop_all() {
+    stop_ours
+    if [ -n "$ref_pid" ]; then kill "$ref_pid" 2>/dev/null || true; fi
+    bash .ci/redis.sh stop "$dir/redis" || true
+    bash .ci/pg.sh stop "$dir/pg" || true
+}
+
+port_of() { [ "$1" = ref ] && echo "$ref_port" || echo "$ours_port"; }
+
+# the server's processes: the Node process, or the nginx workers
+server_pids() {
+    if [ "$1" = ref ]; then
+        echo "$ref_pid"
+    else
+        pgrep -P "$(nginx_pid)" | tr '\n' ' '
+    fi
+}
+
+rss_kb() {
+    local t=0 p
+    for p in $*; do
+        t=$((t + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status")))
+    done
+    echo $t
+}
+
+cpu_ticks() {
+    local t=0 p
+    for p in $*; do
+        t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+    done
+    echo $t
+}
+
+# -- scenarios ----------------------------------------------------------------
+
+# run <scenario> <server> <run> <loadgen args...>: one JSON line
+run() {
+    local sc=$1 srv=$2 n=$3 line
+    shift 3
+    line=$("$lg" --port "$(port_of "$srv")" --label "$sc" "$@" \
+           2> "$dir/lg.err") || true
+    if [ -z "$line" ]; then
+        line='{"failed":true}'
+        log "$sc/$srv run $n failed: $(tail -2 "$dir/lg.err")"
+    fi
+    echo "{\"scenario\":\"$sc\",\"server\":\"$srv\",\"run\":$n,${line#\{}" \
+        >> "$results"
+    echo "$line" | sed -e 's/"delivery":{"n":0[^}]*},//' \
+        | cut -c1-220 >&2
+}
+
+# idle <server> <run> <connections>: two load generator processes (the
+# open-file limit is 20,000 a process) on 16 source addresses
+idle() {
+    local srv=$1 n=$2 conns=$3 pids rss0 rss1 cpu0 cpu1 half i hz
+    pids=$(server_pids "$srv")
+    sleep 1
+    rss0=$(rss_kb $pids)
+    half=$((conns / 2))
+    for i in 0 1; do
+        "$lg" --mode idle --port "$(port_of "$srv")" --conns "$half" \
+            --hold 12 --src-addrs 8 --src-base $((2 + 8 * i)) \
+            --max-pending 512 --label idle > "$dir/idle$i.json" \
+            2> "$dir/idle$i.err" &
+        eval "lgpid$i=$!"
+    done
+    for _ in $(seq 1 600); do
+        [ "$(cat "$dir"/idle[01].err | grep -c '^ready')" = 2 ] && break
+        sleep 0.1
+    done
+    sleep 2
+    rss1=$(rss_kb $pids)
+    hz=$(getconf CLK_TCK)
+    cpu0=$(cpu_ticks $pids)
+    sleep 5
+    cpu1=$(cpu_ticks $pids)
+    wait "$lgpid0" "$lgpid1" || true
+    connected=$(cat "$dir"/idle[01].json 2>/dev/null \
+        | sed -n 's/.*"connected":\([0-9]*\).*/\1/p' \
+        | awk '{ s += $1 } END { print s + 0 }')
+    awk -v srv="$srv" -v n="$n" -v conns="$conns" -v c="$connected" \
+        -v r0="$rss0" -v r1="$rss1" -v c0="$cpu0" -v c1="$cpu1" -v hz="$hz" \
+        'BEGIN {
+            f = "{\"scenario\":\"idle\",\"server\":\"%s\",\"run\":%d,"
+            f = f "\"conns\":%d,\"connected\":%d,\"rss_before_kb\":%d,"
+            f = f "\"rss_after_kb\":%d,\"kib_per_conn\":%.2f,"
+            f = f "\"idle_cpu_pct\":%.2f}\n"
+            printf f, srv, n, conns, c, r0, r1,
+                c > 0 ? (r1 - r0) / c : 0, (c1 - c0) * 100 / hz / 5 }' \
+        >> "$results"
+    tail -1 "$results" >&2
+    sleep 2
+}
+
+scenarios() {
+    local srv=$1 n=$2 dur=10 ops expect
+    [ $quick = 1 ] && dur=3
+
+    run ack "$srv" "$n" --writers 10 --rate 5 --duration "$dur"
+    for w in 1 10 50; do
+        [ $quick = 1 ] && [ $w != 10 ] && continue
+        run "hot$w" "$srv" "$n" --writers $w --duration $((dur / 2 + 1))
+    done
+    if [ $quick = 0 ]; then
+        run agg1000 "$srv" "$n" --docs 1000 --writers 1000 --nosub \
+            --duration 5 --max-pending 128
+    fi
+    for r in 100 1000; do
+        [ $quick = 1 ] && [ $r != 100 ] && continue
+        run "fanout$r" "$srv" "$n" --writers 1 --rate 20 --readers $r \
+            --duration "$dur" --src-addrs 4
+    done
+    if [ $quick = 0 ]; then
+        if [ "$srv" = ref ]; then
+            idle "$srv" "$n" 19000
+        else
+            idle "$srv" "$n" 20000
+        fi
+    fi
+
+    ops=$out/automerge-paper.ops
+    expect=$out/automerge-paper.expect
+    if [ $quick = 1 ]; then
+        ops=$out/ap-2000.ops; expect=$out/ap-2000.expect
+    elif [ "$srv" = ref ] && [ "$ref_replay" != all ]; then
+        ops=$out/ap-$ref_replay.ops; expect=$out/ap-$ref_replay.expect
+    elif [ "$srv" = ours ] && [ "$ours_replay" != all ]; then
+        ops=$out/ap-$ours_replay.ops; expect=$out/ap-$ours_replay.expect
+    fi
+    run replay "$srv" "$n" --mode replay --ops "$ops" --expect "$expect"
+}
+
+# ack latency against offered load, for the plot: 10 writers on one doc
+sweep() {
+    local srv=$1 r
+    for r in 5 10 20 50 100 200 500; do
+        run "sweep$r" "$srv" 1 --writers 10 --rate $r --duration 4
+    done
+}
+
+# -- main ----------------------------------------------------------------------
+
+deps
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+tr=$traces/automerge-paper.json.gz
+node bench/lib/trace-ops.js "$tr" "$out/automerge-paper.ops" \
+    "$out/automerge-paper.expect" > /dev/null
+node bench/lib/trace-ops.js "$tr" "$out/ap-2000.ops" "$out/ap-2000.expect" \
+    2000 > /dev/null
+for n in $ref_replay $ours_replay; do
+    [ "$n" = all ] || [ -f "$out/ap-$n.ops" ] \
+        || node bench/lib/trace-ops.js "$tr" "$out/ap-$n.ops" \
+               "$out/ap-$n.expect" "$n" > /dev/null
+done
+
+: > "$results"
+start_store
+active=
+for s in $servers; do
+    case $s in
+        ref)  start_ref && active="$active ref" ;;
+        ours) start_ours && active="$active ours" ;;
+    esac
+done
+[ -n "$active" ] || die "no server to measure"
+log "servers:$active; $runs run(s) per figure; results in $results"
+
+# runs alternate between the servers so drift on a shared machine hits both
+for n in $(seq 1 "$runs"); do
+    for s in $active; do
+        log "run $n on $s"
+        scenarios "$s" "$n"
+    done
+done
+
+if [ $quick = 0 ]; then
+    for s in $active; do sweep "$s"; done
+fi
+
+ot=
+if [ -x bench/ot/run.sh ] || [ -f bench/ot/run.sh ]; then
+    log "OT engine in-process (bench/ot/run.sh)"
+    ot=$out/ot.txt
+    bash bench/ot/run.sh > "$ot" 2>&1 || log "bench/ot/run.sh failed"
+fi
+
+node bench/lib/report.js --results "$results" --quick "$quick" \
+    --runs "$runs" --ot "${ot:-}" --servers "$active" \
+    --ref-replay "$ref_replay" --ours-replay "$ours_replay" --out-dir "$top/docs" --work "$out"

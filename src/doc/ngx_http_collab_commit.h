@@ -1,0 +1,79 @@
+/*
+ * The commit path: submitted ops wait in their document's queue; the
+ * worker holding the document's Redis lock (or any worker, without Redis)
+ * transforms each against what was committed since its version, drops
+ * duplicates by (src, seq), validates it on a working copy of the text,
+ * commits the batch in one statement, then advances the document (which
+ * delivers and acks in version order) and publishes each op.
+ */
+
+#ifndef _NGX_HTTP_COLLAB_COMMIT_H_INCLUDED_
+#define _NGX_HTTP_COLLAB_COMMIT_H_INCLUDED_
+
+
+#include "ngx_http_collab.h"
+#include "doc/ngx_http_collab_doc.h"
+
+
+struct ngx_http_collab_submit_s {
+    ngx_queue_t                queue;       /* doc->submits or doc->batch */
+    ngx_queue_t                sq;          /* the session's pending list */
+    ngx_http_collab_doc_t     *doc;
+    ngx_http_collab_ws_t      *ws;          /* NULL once the session left */
+
+    ngx_str_t                  src;
+    ngx_str_t                  principal;
+    ngx_str_t                  data;        /* create data */
+    ngx_str_t                  raw;         /* the request, for errors */
+    uint64_t                   seq;
+    uint64_t                   v;           /* as submitted */
+    uint64_t                   tv;          /* op is transformed up to tv */
+    ngx_uint_t                 kind;        /* NGX_HTTP_COLLAB_DOC_* */
+
+    collab_op_t                op;          /* transformed up to tv */
+    collab_op_t                bop;         /* and past the batch before */
+    char                      *json;        /* bop encoded, malloc'ed */
+    size_t                     json_len;
+    ngx_http_collab_frame_t   *frame;       /* its op message, committed */
+
+    unsigned                   has_v:1;
+    unsigned                   caught_up:1;
+};
+
+
+ngx_int_t ngx_http_collab_commit_init(ngx_http_collab_doc_t *doc);
+void ngx_http_collab_commit_free(ngx_http_collab_doc_t *doc);
+
+/*
+ * A submit from a decoded "op" message (raw is its text).  On failure
+ * returns NULL and sets *code / *message (code NULL: out of memory).
+ */
+ngx_http_collab_submit_t *ngx_http_collab_submit_new(collab_msg_t *msg,
+    u_char *raw, size_t len, ngx_str_t *src, ngx_str_t *principal,
+    ngx_http_collab_ws_t *ws, const char **code, const char **message);
+
+/* queues it on the document, which owns it from now on */
+void ngx_http_collab_commit_submit(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_submit_t *s);
+
+/* frees a submit that was never queued */
+void ngx_http_collab_commit_discard(ngx_http_collab_submit_t *s);
+
+/* the session is closing: the op still commits, nobody is answered */
+void ngx_http_collab_submit_detach(ngx_http_collab_submit_t *s);
+
+/* starts the next batch if the document allows it */
+void ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc);
+
+/* the document could not be loaded: every queued submit fails */
+void ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc);
+
+/* no lock operation is pending (the document may be evicted) */
+ngx_uint_t ngx_http_collab_commit_idle(ngx_http_collab_doc_t *doc);
+
+/* sends the error reply for a request given as raw text */
+void ngx_http_collab_commit_reply_error(ngx_http_collab_ws_t *ws,
+    ngx_str_t *raw, const char *code, const char *message);
+
+
+#endif /* _NGX_HTTP_COLLAB_COMMIT_H_INCLUDED_ */

@@ -1,0 +1,1229 @@
+/*
+ * The per-worker document registry: lookup, loading (concurrent requests
+ * wait on one load), the ring of committed ops, delivery to subscribers,
+ * catch-up from PostgreSQL and idle eviction.
+ */
+
+#include "ngx_http_collab.h"
+#include "store/ngx_http_collab_store.h"
+#include "engine/collab_ot_json.h"
+#include "doc/ngx_http_collab_doc.h"
+#include "doc/ngx_http_collab_commit.h"
+#include "doc/ngx_http_collab_fanout.h"
+
+
+/* ring of recent ops per document: grows by doubling up to the maximum */
+#define NGX_HTTP_COLLAB_DOC_RING_MIN   16
+#define NGX_HTTP_COLLAB_DOC_RING_MAX   1024
+
+/* ops read per catch-up query */
+#define NGX_HTTP_COLLAB_DOC_CATCHUP    1000
+
+/* an idle document stays this long */
+#define NGX_HTTP_COLLAB_DOC_IDLE       30000
+
+
+static void ngx_http_collab_doc_load(ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_doc_loaded(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res);
+static ngx_int_t ngx_http_collab_doc_apply_stored(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_store_op_t *so);
+static void ngx_http_collab_doc_caught_up(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res);
+static void ngx_http_collab_doc_process(ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_doc_req_ops(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res);
+static void ngx_http_collab_doc_fail_waiters(ngx_http_collab_doc_t *doc,
+    ngx_int_t rc);
+static void ngx_http_collab_doc_reset(ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_doc_ring_push(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_doc_op_t *e);
+static void ngx_http_collab_doc_op_free(ngx_http_collab_doc_op_t *e);
+static void ngx_http_collab_doc_evict_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_http_collab_doc_evictable(ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_doc_free(ngx_http_collab_doc_t *doc);
+static int ngx_http_collab_doc_emit_raw(yajl_gen g, void *ctx);
+
+
+ngx_http_collab_doc_worker_t  ngx_http_collab_doc_worker;
+
+
+ngx_int_t
+ngx_http_collab_doc_init_process(ngx_cycle_t *cycle,
+    ngx_http_collab_main_conf_t *cmcf)
+{
+    ngx_http_collab_doc_worker_t  *w;
+
+    w = &ngx_http_collab_doc_worker;
+
+    ngx_memzero(w, sizeof(ngx_http_collab_doc_worker_t));
+
+    ngx_rbtree_init(&w->tree, &w->sentinel, ngx_str_rbtree_insert_value);
+    ngx_queue_init(&w->all);
+
+    w->cmcf = cmcf;
+    w->log = cycle->log;
+
+    if (collab_msg_enc_init(&w->enc) != COLLAB_MSG_OK) {
+        return NGX_ERROR;
+    }
+
+    collab_msg_init(&w->msg);
+    collab_msg_tree_init(&w->tree_json);
+
+    return ngx_http_collab_fanout_init_process(cycle);
+}
+
+
+void
+ngx_http_collab_doc_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_queue_t                   *q;
+    ngx_http_collab_doc_t         *doc;
+    ngx_http_collab_doc_worker_t  *w;
+
+    w = &ngx_http_collab_doc_worker;
+
+    w->exiting = 1;
+
+    ngx_http_collab_fanout_exit_process(cycle);
+
+    while (!ngx_queue_empty(&w->all)) {
+        q = ngx_queue_head(&w->all);
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, all);
+        ngx_http_collab_doc_free(doc);
+    }
+
+    collab_msg_enc_free(&w->enc);
+    collab_msg_free(&w->msg);
+    collab_msg_tree_free(&w->tree_json);
+    collab_text_pool_free();
+}
+
+
+ngx_http_collab_doc_t *
+ngx_http_collab_doc_get(ngx_str_t *c, ngx_str_t *d)
+{
+    u_char                        *p;
+    size_t                         size;
+    uint32_t                       hash;
+    ngx_str_t                      name;
+    ngx_http_collab_doc_t         *doc;
+    ngx_http_collab_doc_worker_t  *w;
+    u_char                         buf[NGX_INT_T_LEN + 2 + 1024];
+
+    w = &ngx_http_collab_doc_worker;
+
+    if (c->len + d->len + NGX_INT_T_LEN + 2 > sizeof(buf)) {
+        return NULL;
+    }
+
+    /* the length prefix keeps "a/b" + "c" apart from "a" + "b/c" */
+    p = ngx_sprintf(buf, "%uz:%V/%V", c->len, c, d);
+    name.data = buf;
+    name.len = p - buf;
+
+    hash = ngx_crc32_long(name.data, name.len);
+
+    doc = (ngx_http_collab_doc_t *) ngx_str_rbtree_lookup(&w->tree, &name,
+                                                          hash);
+    if (doc) {
+        if (doc->evict.timer_set) {
+            ngx_del_timer(&doc->evict);
+        }
+
+        return doc;
+    }
+
+    size = sizeof(ngx_http_collab_doc_t) + c->len + d->len + name.len + 3;
+
+    doc = ngx_alloc(size, w->log);
+    if (doc == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(doc, sizeof(ngx_http_collab_doc_t));
+
+    p = (u_char *) (doc + 1);
+
+    doc->c.data = p;
+    doc->c.len = c->len;
+    p = ngx_cpymem(p, c->data, c->len);
+    *p++ = '\0';
+
+    doc->d.data = p;
+    doc->d.len = d->len;
+    p = ngx_cpymem(p, d->data, d->len);
+    *p++ = '\0';
+
+    doc->name.data = p;
+    doc->name.len = name.len;
+    p = ngx_cpymem(p, name.data, name.len);
+    *p = '\0';
+
+    doc->sn.node.key = hash;
+    doc->sn.str = doc->name;
+
+    ngx_queue_init(&doc->subs);
+    ngx_queue_init(&doc->waiters);
+    ngx_queue_init(&doc->submits);
+    ngx_queue_init(&doc->batch);
+
+    doc->evict.handler = ngx_http_collab_doc_evict_handler;
+    doc->evict.data = doc;
+    doc->evict.log = w->log;
+    doc->evict.cancelable = 1;
+
+    if (ngx_http_collab_commit_init(doc) != NGX_OK
+        || ngx_http_collab_fanout_init(doc) != NGX_OK)
+    {
+        ngx_http_collab_commit_free(doc);
+        ngx_http_collab_fanout_free(doc);
+        ngx_free(doc);
+        return NULL;
+    }
+
+    ngx_rbtree_insert(&w->tree, &doc->sn.node);
+    ngx_queue_insert_tail(&w->all, &doc->all);
+    w->ndocs++;
+
+    ngx_http_collab_doc_load(doc);
+
+    return doc;
+}
+
+
+void
+ngx_http_collab_doc_ref(ngx_http_collab_doc_t *doc)
+{
+    doc->refs++;
+}
+
+
+void
+ngx_http_collab_doc_unref(ngx_http_collab_doc_t *doc)
+{
+    doc->refs--;
+
+    if (doc->gone) {
+        if (doc->refs == 0) {
+            ngx_free(doc);
+        }
+
+        return;
+    }
+
+    ngx_http_collab_doc_idle(doc);
+}
+
+
+void
+ngx_http_collab_doc_wait(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_doc_req_t *req)
+{
+    req->doc = doc;
+    req->queued = 1;
+    doc->refs++;
+
+    ngx_queue_insert_tail(&doc->waiters, &req->queue);
+
+    ngx_http_collab_doc_process(doc);
+}
+
+
+void
+ngx_http_collab_doc_cancel(ngx_http_collab_doc_req_t *req)
+{
+    ngx_http_collab_doc_t  *doc;
+
+    if (!req->queued) {
+        return;
+    }
+
+    doc = req->doc;
+
+    req->queued = 0;
+    ngx_queue_remove(&req->queue);
+
+    ngx_http_collab_doc_unref(doc);
+}
+
+
+ngx_int_t
+ngx_http_collab_doc_snapshot(ngx_http_collab_doc_t *doc,
+    collab_msg_snapshot_t *snap, u_char **buf)
+{
+    size_t   len;
+    u_char  *p;
+
+    *buf = NULL;
+
+    ngx_memzero(snap, sizeof(collab_msg_snapshot_t));
+
+    snap->v = doc->v;
+
+    if (!doc->exists) {
+        return NGX_OK;
+    }
+
+    snap->exists = 1;
+
+    len = collab_text_bytes(doc->text);
+
+    p = ngx_alloc(len + 1, ngx_http_collab_doc_worker.log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    collab_text_copy(doc->text, (char *) p);
+    p[len] = '\0';
+
+    snap->data = (const char *) p;
+    snap->len = len;
+    *buf = p;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_collab_doc_subscribe(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_doc_sub_t *sub, ngx_http_collab_ws_t *ws)
+{
+    sub->doc = doc;
+    sub->ws = ws;
+
+    ngx_queue_insert_tail(&doc->subs, &sub->dq);
+    doc->refs++;
+
+    if (doc->nsubs++ == 0) {
+        ngx_http_collab_fanout_channel_on(doc);
+    }
+}
+
+
+void
+ngx_http_collab_doc_unsubscribe(ngx_http_collab_doc_sub_t *sub)
+{
+    ngx_http_collab_doc_t  *doc;
+
+    doc = sub->doc;
+
+    ngx_queue_remove(&sub->dq);
+
+    if (--doc->nsubs == 0) {
+        ngx_http_collab_fanout_channel_off(doc);
+    }
+
+    ngx_http_collab_doc_unref(doc);
+}
+
+
+ngx_http_collab_doc_op_t *
+ngx_http_collab_doc_ring_get(ngx_http_collab_doc_t *doc, uint64_t v)
+{
+    uint64_t  first;
+
+    first = doc->v - doc->ring_n;
+
+    if (v < first || v >= doc->v) {
+        return NULL;
+    }
+
+    return &doc->ring[(doc->ring_head + (v - first)) % doc->ring_cap];
+}
+
+
+ngx_int_t
+ngx_http_collab_doc_advance(ngx_http_collab_doc_t *doc, ngx_uint_t kind,
+    collab_op_t *op, const char *data, size_t len, ngx_str_t *src,
+    uint64_t seq, ngx_http_collab_frame_t *frame,
+    ngx_http_collab_ws_t *acked, ngx_http_collab_frame_t *ack)
+{
+    int                         rc;
+    ngx_int_t                   delivered;
+    ngx_queue_t                *q, *next;
+    collab_text_t              *t;
+    ngx_http_collab_doc_op_t    e;
+    ngx_http_collab_doc_sub_t  *sub;
+
+    switch (kind) {
+
+    case NGX_HTTP_COLLAB_DOC_CREATE:
+        rc = collab_text_create(&t, data, len);
+        if (rc != COLLAB_OT_OK) {
+            goto failed;
+        }
+
+        if (doc->text) {
+            collab_text_free(doc->text);
+        }
+
+        doc->text = t;
+        doc->exists = 1;
+        doc->deleted = 0;
+        break;
+
+    case NGX_HTTP_COLLAB_DOC_DEL:
+        if (doc->text) {
+            collab_text_free(doc->text);
+            doc->text = NULL;
+        }
+
+        doc->exists = 0;
+        doc->deleted = 1;
+        break;
+
+    default:
+        if (!doc->exists) {
+            rc = COLLAB_OT_ERR_TOO_LONG;
+            goto failed;
+        }
+
+        rc = collab_text_apply(doc->text, op);
+        if (rc != COLLAB_OT_OK) {
+            goto failed;
+        }
+
+        break;
+    }
+
+    /* anything but our own commit makes the working copy stale */
+    if (!doc->own_apply && doc->work) {
+        collab_text_free(doc->work);
+        doc->work = NULL;
+    }
+
+    ngx_memzero(&e, sizeof(ngx_http_collab_doc_op_t));
+
+    e.v = doc->v;
+    e.seq = seq;
+    e.kind = kind;
+    e.frame = frame;
+
+    if (op) {
+        e.op = *op;
+        collab_op_init(op);
+    }
+
+    if (src && src->len) {
+        e.src.data = ngx_alloc(src->len, ngx_http_collab_doc_worker.log);
+        if (e.src.data) {
+            ngx_memcpy(e.src.data, src->data, src->len);
+            e.src.len = src->len;
+        }
+    }
+
+    if (frame) {
+        ngx_http_collab_frame_retain(frame);
+    }
+
+    ngx_http_collab_doc_ring_push(doc, &e);
+
+    doc->v++;
+
+    if (doc->seen_v < doc->v) {
+        doc->seen_v = doc->v;
+    }
+
+    delivered = NGX_OK;
+
+    /*
+     * The same buffer to every subscriber, in version order; a socket
+     * that fails here may close at once and unlink only its own sub.
+     */
+
+    for (q = ngx_queue_head(&doc->subs);
+         q != ngx_queue_sentinel(&doc->subs);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        sub = ngx_queue_data(q, ngx_http_collab_doc_sub_t, dq);
+
+        if (acked && sub->ws == acked) {
+            delivered = NGX_DONE;
+            (void) ngx_http_collab_ws_send(sub->ws, ack);
+            continue;
+        }
+
+        if (frame) {
+            (void) ngx_http_collab_ws_send(sub->ws, frame);
+        }
+    }
+
+    return delivered;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, ngx_http_collab_doc_worker.log, 0,
+                  "collab: committed op v%uL of \"%V\" does not apply (%s), "
+                  "reloading the document", doc->v, &doc->name,
+                  collab_ot_strerror(rc));
+
+    ngx_http_collab_doc_reset(doc);
+    ngx_http_collab_doc_load(doc);
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_collab_doc_catch_up(ngx_http_collab_doc_t *doc)
+{
+    ngx_http_collab_doc_worker_t  *w;
+
+    w = &ngx_http_collab_doc_worker;
+
+    if (w->exiting) {
+        return;
+    }
+
+    if (doc->state != NGX_HTTP_COLLAB_DOC_READY || doc->catching_up
+        || doc->committing)
+    {
+        /* the load or the commit in flight reads or conflicts anyway */
+        doc->catchup_again = 1;
+        return;
+    }
+
+    doc->catching_up = 1;
+    doc->catchup_again = 0;
+
+    if (ngx_http_collab_store_ops(&doc->c, &doc->d, (int64_t) doc->v + 1, -1,
+                                  NGX_HTTP_COLLAB_DOC_CATCHUP,
+                                  ngx_http_collab_doc_caught_up, doc)
+        != NGX_OK)
+    {
+        doc->catching_up = 0;
+        return;
+    }
+
+    doc->refs++;
+}
+
+
+ngx_int_t
+ngx_http_collab_doc_send_ring(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_ws_t *ws, uint64_t from, uint64_t to)
+{
+    uint64_t                   v;
+    ngx_http_collab_doc_op_t  *e;
+
+    if (from >= to) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_collab_doc_ring_get(doc, from) == NULL
+        || ngx_http_collab_doc_ring_get(doc, to - 1) == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    for (v = from; v < to; v++) {
+        if (ngx_http_collab_doc_ring_get(doc, v)->frame == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+    for (v = from; v < to; v++) {
+        e = ngx_http_collab_doc_ring_get(doc, v);
+
+        if (ngx_http_collab_ws_send(ws, e->frame) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_http_collab_frame_t *
+ngx_http_collab_doc_stored_frame(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_store_op_t *so, collab_op_t *op)
+{
+    int                           rc;
+    char                          err[64];
+    yajl_val                      root;
+    collab_msg_str_t              data;
+    collab_msg_op_head_t          h;
+    ngx_http_collab_doc_worker_t *w;
+
+    w = &ngx_http_collab_doc_worker;
+
+    h.c.data = (const char *) doc->c.data;
+    h.c.len = doc->c.len;
+    h.d.data = (const char *) doc->d.data;
+    h.d.len = doc->d.len;
+    h.src.data = (const char *) so->src.data;
+    h.src.len = so->src.len;
+    h.v = (uint64_t) so->version - 1;
+    h.seq = (uint64_t) so->seq;
+
+    switch (so->kind) {
+
+    case NGX_HTTP_COLLAB_STORE_CREATE:
+        /* create_data is the JSON text of the initial string */
+        data.data = "";
+        data.len = 0;
+
+        if (so->create_data.len) {
+            if (collab_msg_tree_parse(&w->tree_json,
+                                      (const char *) so->create_data.data,
+                                      so->create_data.len, &root, err,
+                                      sizeof(err))
+                != COLLAB_MSG_TREE_OK)
+            {
+                return NULL;
+            }
+
+            if (YAJL_IS_STRING(root)) {
+                data.data = root->u.string;
+                data.len = collab_msg_strlen(root->u.string);
+            }
+        }
+
+        rc = collab_msg_enc_op_create(&w->enc, &h, &data);
+        break;
+
+    case NGX_HTTP_COLLAB_STORE_DEL:
+        rc = collab_msg_enc_op_del(&w->enc, &h);
+        break;
+
+    default:
+        if (op && collab_op_decode_json(op, (const char *) so->op.data,
+                                        so->op.len)
+                  != COLLAB_OT_OK)
+        {
+            return NULL;
+        }
+
+        rc = collab_msg_enc_op(&w->enc, &h, ngx_http_collab_doc_emit_raw,
+                               &so->op);
+        break;
+    }
+
+    if (rc != COLLAB_MSG_OK) {
+        return NULL;
+    }
+
+    return ngx_http_collab_frame_text(collab_msg_enc_data(&w->enc),
+                                      w->enc.len, w->log);
+}
+
+
+ngx_int_t
+ngx_http_collab_doc_work(ngx_http_collab_doc_t *doc)
+{
+    int      rc;
+    size_t   len;
+    u_char  *p;
+
+    len = collab_text_bytes(doc->text);
+
+    p = ngx_alloc(len + 1, ngx_http_collab_doc_worker.log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    collab_text_copy(doc->text, (char *) p);
+
+    rc = collab_text_create(&doc->work, (const char *) p, len);
+
+    ngx_free(p);
+
+    if (rc != COLLAB_OT_OK) {
+        doc->work = NULL;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_collab_doc_idle(ngx_http_collab_doc_t *doc)
+{
+    if (ngx_http_collab_doc_worker.exiting || doc->gone) {
+        return;
+    }
+
+    if (!ngx_http_collab_doc_evictable(doc)) {
+        return;
+    }
+
+    if (!doc->evict.timer_set) {
+        ngx_add_timer(&doc->evict, NGX_HTTP_COLLAB_DOC_IDLE);
+    }
+}
+
+
+static void
+ngx_http_collab_doc_load(ngx_http_collab_doc_t *doc)
+{
+    doc->state = NGX_HTTP_COLLAB_DOC_LOADING;
+
+    if (ngx_http_collab_store_load(&doc->c, &doc->d,
+                                   ngx_http_collab_doc_loaded, doc)
+        != NGX_OK)
+    {
+        /* out of memory: fail what waits, try again on the next request */
+        ngx_http_collab_doc_fail_waiters(doc,
+                                         NGX_HTTP_COLLAB_DOC_UNAVAILABLE);
+        return;
+    }
+
+    doc->refs++;
+}
+
+
+static void
+ngx_http_collab_doc_loaded(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res)
+{
+    ngx_http_collab_doc_t  *doc = data;
+
+    int             r;
+    ngx_uint_t      i;
+    collab_text_t  *t;
+
+    if (doc->gone) {
+        ngx_http_collab_store_result_free(res);
+        ngx_http_collab_doc_unref(doc);
+        return;
+    }
+
+    doc->refs--;
+
+    if (rc == NGX_HTTP_COLLAB_STORE_NOT_FOUND) {
+        doc->state = NGX_HTTP_COLLAB_DOC_READY;
+        goto ready;
+    }
+
+    if (rc != NGX_HTTP_COLLAB_STORE_OK) {
+        ngx_log_error(NGX_LOG_ERR, ngx_http_collab_doc_worker.log, 0,
+                      "collab: loading \"%V\" failed (%i)", &doc->name, rc);
+        ngx_http_collab_store_result_free(res);
+        ngx_http_collab_doc_fail_waiters(doc,
+                                         NGX_HTTP_COLLAB_DOC_UNAVAILABLE);
+        ngx_http_collab_commit_fail(doc, NGX_HTTP_COLLAB_DOC_UNAVAILABLE);
+        ngx_http_collab_doc_idle(doc);
+        return;
+    }
+
+    ngx_http_collab_doc_reset(doc);
+
+    doc->state = NGX_HTTP_COLLAB_DOC_READY;
+
+    if (res->snapshot_version > 0) {
+        r = collab_text_create(&t, (const char *) res->snapshot.data,
+                               res->snapshot.len);
+        if (r != COLLAB_OT_OK) {
+            ngx_log_error(NGX_LOG_ERR, ngx_http_collab_doc_worker.log, 0,
+                          "collab: bad snapshot v%L of \"%V\"",
+                          res->snapshot_version, &doc->name);
+            ngx_http_collab_store_result_free(res);
+            ngx_http_collab_doc_fail_waiters(doc,
+                                           NGX_HTTP_COLLAB_DOC_UNAVAILABLE);
+            ngx_http_collab_commit_fail(doc,
+                                        NGX_HTTP_COLLAB_DOC_UNAVAILABLE);
+            doc->state = NGX_HTTP_COLLAB_DOC_LOADING;
+            ngx_http_collab_doc_idle(doc);
+            return;
+        }
+
+        doc->text = t;
+        doc->exists = 1;
+        doc->v = (uint64_t) res->snapshot_version;
+        doc->snapshot_v = doc->v;
+    }
+
+    for (i = 0; i < res->nops; i++) {
+        if (ngx_http_collab_doc_apply_stored(doc, &res->ops[i]) != NGX_OK) {
+            break;
+        }
+    }
+
+    if (res->deleted && doc->exists) {
+        /* cannot happen with a consistent log */
+        ngx_log_error(NGX_LOG_ERR, ngx_http_collab_doc_worker.log, 0,
+                      "collab: \"%V\" is deleted but its log is not",
+                      &doc->name);
+    }
+
+    ngx_http_collab_store_result_free(res);
+
+    if (doc->state != NGX_HTTP_COLLAB_DOC_READY) {
+        /* apply_stored() found a bad op and started a reload */
+        return;
+    }
+
+ready:
+
+    if (doc->catchup_again) {
+        doc->catchup_again = 0;
+        ngx_http_collab_doc_catch_up(doc);
+    }
+
+    ngx_http_collab_doc_process(doc);
+    ngx_http_collab_commit_run(doc);
+    ngx_http_collab_doc_idle(doc);
+}
+
+
+static ngx_int_t
+ngx_http_collab_doc_apply_stored(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_store_op_t *so)
+{
+    ngx_int_t                 rc;
+    collab_op_t               op;
+    collab_msg_str_t          data;
+    ngx_http_collab_frame_t  *f;
+
+    if ((uint64_t) so->version != doc->v + 1) {
+        /* already applied (from pub/sub), or a hole we cannot fill here */
+        return (uint64_t) so->version <= doc->v ? NGX_OK : NGX_DECLINED;
+    }
+
+    collab_op_init(&op);
+
+    f = ngx_http_collab_doc_stored_frame(doc, so, &op);
+    if (f == NULL) {
+        collab_op_free(&op);
+        ngx_log_error(NGX_LOG_ERR, ngx_http_collab_doc_worker.log, 0,
+                      "collab: stored op v%L of \"%V\" cannot be decoded",
+                      so->version, &doc->name);
+        return NGX_ERROR;
+    }
+
+    data.data = "";
+    data.len = 0;
+
+    if (so->kind == NGX_HTTP_COLLAB_STORE_CREATE) {
+        /* stored_frame() left the decoded string in the json tree */
+        if (ngx_http_collab_doc_worker.tree_json.root
+            && YAJL_IS_STRING(ngx_http_collab_doc_worker.tree_json.root)
+            && so->create_data.len)
+        {
+            data.data = ngx_http_collab_doc_worker.tree_json.root->u.string;
+            data.len = collab_msg_strlen(data.data);
+        }
+    }
+
+    rc = ngx_http_collab_doc_advance(doc, so->kind,
+                                     so->kind == NGX_HTTP_COLLAB_STORE_OP
+                                     ? &op : NULL,
+                                     data.data, data.len, &so->src,
+                                     (uint64_t) so->seq, f, NULL, NULL);
+
+    ngx_http_collab_frame_release(f);
+    collab_op_free(&op);
+
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+
+static void
+ngx_http_collab_doc_caught_up(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res)
+{
+    ngx_http_collab_doc_t  *doc = data;
+
+    ngx_uint_t  i, more;
+
+    if (doc->gone) {
+        ngx_http_collab_store_result_free(res);
+        ngx_http_collab_doc_unref(doc);
+        return;
+    }
+
+    doc->refs--;
+    doc->catching_up = 0;
+
+    more = 0;
+
+    if (rc == NGX_HTTP_COLLAB_STORE_OK
+        && doc->state == NGX_HTTP_COLLAB_DOC_READY)
+    {
+        for (i = 0; i < res->nops; i++) {
+            if (ngx_http_collab_doc_apply_stored(doc, &res->ops[i])
+                != NGX_OK)
+            {
+                break;
+            }
+        }
+
+        more = (res->nops == NGX_HTTP_COLLAB_DOC_CATCHUP
+                && doc->state == NGX_HTTP_COLLAB_DOC_READY);
+    }
+
+    ngx_http_collab_store_result_free(res);
+
+    if (doc->state != NGX_HTTP_COLLAB_DOC_READY) {
+        return;
+    }
+
+    if (more || doc->catchup_again || doc->seen_v > doc->v) {
+        doc->catchup_again = 0;
+
+        if (rc == NGX_HTTP_COLLAB_STORE_OK) {
+            ngx_http_collab_doc_catch_up(doc);
+
+            if (doc->catching_up) {
+                return;
+            }
+        }
+    }
+
+    ngx_http_collab_doc_process(doc);
+    ngx_http_collab_commit_run(doc);
+    ngx_http_collab_doc_idle(doc);
+}
+
+
+/* serves the waiting requests in order while each can finish now */
+static void
+ngx_http_collab_doc_process(ngx_http_collab_doc_t *doc)
+{
+    uint64_t                    first, to;
+    ngx_int_t                   rc;
+    ngx_queue_t                *q;
+    ngx_http_collab_doc_req_t  *req;
+
+    while (!ngx_queue_empty(&doc->waiters)) {
+
+        if (doc->state != NGX_HTTP_COLLAB_DOC_READY || doc->catching_up
+            || doc->reading)
+        {
+            return;
+        }
+
+        q = ngx_queue_head(&doc->waiters);
+        req = ngx_queue_data(q, ngx_http_collab_doc_req_t, queue);
+
+        if (req->fresh) {
+            req->fresh = 0;
+
+            if (ngx_http_collab_redis_enabled()) {
+                ngx_http_collab_doc_catch_up(doc);
+
+                if (doc->catching_up) {
+                    return;
+                }
+            }
+        }
+
+        if (req->want_ops && req->since < doc->v) {
+            rc = ngx_http_collab_doc_send_ring(doc, req->ws, req->since,
+                                               doc->v);
+
+            if (rc == NGX_DECLINED) {
+                /* older than the ring: read the rest from the database */
+                first = doc->v - doc->ring_n;
+                to = first + 1;
+
+                if (ngx_http_collab_store_ops(&doc->c, &doc->d,
+                                              (int64_t) req->since + 1,
+                                              (int64_t) to, 0,
+                                              ngx_http_collab_doc_req_ops,
+                                              doc)
+                    == NGX_OK)
+                {
+                    doc->reading = 1;
+                    doc->reading_req = req;
+                    doc->refs++;
+                    return;
+                }
+            }
+        }
+
+        ngx_queue_remove(q);
+        req->queued = 0;
+
+        req->handler(req, NGX_OK);
+
+        ngx_http_collab_doc_unref(doc);
+
+        if (doc->gone) {
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_collab_doc_req_ops(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res)
+{
+    ngx_http_collab_doc_t  *doc = data;
+
+    ngx_uint_t                  i;
+    ngx_queue_t                *q;
+    ngx_http_collab_frame_t    *f;
+    ngx_http_collab_doc_req_t  *req;
+
+    if (doc->gone) {
+        ngx_http_collab_store_result_free(res);
+        ngx_http_collab_doc_unref(doc);
+        return;
+    }
+
+    doc->refs--;
+    doc->reading = 0;
+
+    if (ngx_queue_empty(&doc->waiters)) {
+        /* the request was cancelled meanwhile */
+        ngx_http_collab_store_result_free(res);
+        ngx_http_collab_doc_idle(doc);
+        return;
+    }
+
+    q = ngx_queue_head(&doc->waiters);
+    req = ngx_queue_data(q, ngx_http_collab_doc_req_t, queue);
+
+    if (req != doc->reading_req) {
+        /* the request it was for was cancelled: start over */
+        ngx_http_collab_store_result_free(res);
+        ngx_http_collab_doc_process(doc);
+        return;
+    }
+
+    if (rc != NGX_HTTP_COLLAB_STORE_OK || res->nops == 0) {
+        ngx_http_collab_store_result_free(res);
+
+        ngx_queue_remove(q);
+        req->queued = 0;
+        req->handler(req, NGX_HTTP_COLLAB_DOC_UNAVAILABLE);
+        ngx_http_collab_doc_unref(doc);
+
+        if (!doc->gone) {
+            ngx_http_collab_doc_process(doc);
+        }
+
+        return;
+    }
+
+    if (req->want_ops) {
+        for (i = 0; i < res->nops; i++) {
+            if ((uint64_t) res->ops[i].version != req->since + 1) {
+                continue;
+            }
+
+            f = ngx_http_collab_doc_stored_frame(doc, &res->ops[i], NULL);
+            if (f == NULL) {
+                break;
+            }
+
+            (void) ngx_http_collab_ws_send(req->ws, f);
+            ngx_http_collab_frame_release(f);
+
+            req->since++;
+        }
+    }
+
+    ngx_http_collab_store_result_free(res);
+
+    ngx_http_collab_doc_process(doc);
+}
+
+
+static void
+ngx_http_collab_doc_fail_waiters(ngx_http_collab_doc_t *doc, ngx_int_t rc)
+{
+    ngx_queue_t                *q;
+    ngx_http_collab_doc_req_t  *req;
+
+    doc->refs++;
+
+    while (!ngx_queue_empty(&doc->waiters)) {
+        q = ngx_queue_head(&doc->waiters);
+        req = ngx_queue_data(q, ngx_http_collab_doc_req_t, queue);
+
+        ngx_queue_remove(q);
+        req->queued = 0;
+        doc->refs--;
+
+        req->handler(req, rc);
+    }
+
+    doc->refs--;
+}
+
+
+/* forgets the content before a (re)load */
+static void
+ngx_http_collab_doc_reset(ngx_http_collab_doc_t *doc)
+{
+    while (doc->ring_n) {
+        ngx_http_collab_doc_op_free(&doc->ring[doc->ring_head]);
+        doc->ring_head = (doc->ring_head + 1) % doc->ring_cap;
+        doc->ring_n--;
+    }
+
+    doc->ring_head = 0;
+
+    if (doc->text) {
+        collab_text_free(doc->text);
+        doc->text = NULL;
+    }
+
+    if (doc->work) {
+        collab_text_free(doc->work);
+        doc->work = NULL;
+    }
+
+    doc->v = 0;
+    doc->exists = 0;
+    doc->deleted = 0;
+}
+
+
+static void
+ngx_http_collab_doc_ring_push(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_doc_op_t *e)
+{
+    ngx_uint_t                 i, cap;
+    ngx_http_collab_doc_op_t  *ring;
+
+    if (doc->ring_n == doc->ring_cap
+        && doc->ring_cap < NGX_HTTP_COLLAB_DOC_RING_MAX)
+    {
+        cap = doc->ring_cap ? doc->ring_cap * 2 : NGX_HTTP_COLLAB_DOC_RING_MIN;
+
+        ring = ngx_alloc(cap * sizeof(ngx_http_collab_doc_op_t),
+                         ngx_http_collab_doc_worker.log);
+
+        if (ring) {
+            for (i = 0; i < doc->ring_n; i++) {
+                ring[i] = doc->ring[(doc->ring_head + i) % doc->ring_cap];
+            }
+
+            if (doc->ring) {
+                ngx_free(doc->ring);
+            }
+
+            doc->ring = ring;
+            doc->ring_cap = cap;
+            doc->ring_head = 0;
+        }
+    }
+
+    if (doc->ring_cap == 0) {
+        /* no memory for a ring: the op is not kept */
+        ngx_http_collab_doc_op_free(e);
+        return;
+    }
+
+    if (doc->ring_n == doc->ring_cap) {
+        ngx_http_collab_doc_op_free(&doc->ring[doc->ring_head]);
+        doc->ring_head = (doc->ring_head + 1) % doc->ring_cap;
+        doc->ring_n--;
+    }
+
+    doc->ring[(doc->ring_head + doc->ring_n) % doc->ring_cap] = *e;
+    doc->ring_n++;
+}
+
+
+static void
+ngx_http_collab_doc_op_free(ngx_http_collab_doc_op_t *e)
+{
+    collab_op_free(&e->op);
+
+    if (e->src.data) {
+        ngx_free(e->src.data);
+        e->src.data = NULL;
+    }
+
+    if (e->frame) {
+        ngx_http_collab_frame_release(e->frame);
+        e->frame = NULL;
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_collab_doc_evictable(ngx_http_collab_doc_t *doc)
+{
+    return doc->nsubs == 0 && doc->refs == 0
+           && ngx_queue_empty(&doc->waiters)
+           && ngx_queue_empty(&doc->submits)
+           && ngx_queue_empty(&doc->batch)
+           && !doc->catching_up && !doc->committing
+           && ngx_http_collab_commit_idle(doc);
+}
+
+
+static void
+ngx_http_collab_doc_evict_handler(ngx_event_t *ev)
+{
+    ngx_http_collab_doc_t  *doc = ev->data;
+
+    if (!ngx_http_collab_doc_evictable(doc)) {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "collab doc: evicting \"%V\"", &doc->name);
+
+    ngx_http_collab_doc_free(doc);
+}
+
+
+static void
+ngx_http_collab_doc_free(ngx_http_collab_doc_t *doc)
+{
+    ngx_queue_t                *q;
+    ngx_http_collab_doc_req_t  *req;
+    ngx_http_collab_doc_sub_t  *sub;
+
+    ngx_http_collab_doc_worker.ndocs--;
+
+    ngx_rbtree_delete(&ngx_http_collab_doc_worker.tree, &doc->sn.node);
+    ngx_queue_remove(&doc->all);
+
+    if (doc->evict.timer_set) {
+        ngx_del_timer(&doc->evict);
+    }
+
+    /* only at exit can subscribers or waiters still be here */
+
+    while (!ngx_queue_empty(&doc->subs)) {
+        q = ngx_queue_head(&doc->subs);
+        sub = ngx_queue_data(q, ngx_http_collab_doc_sub_t, dq);
+        ngx_queue_remove(q);
+        ngx_queue_init(&sub->dq);
+        sub->doc = NULL;
+    }
+
+    while (!ngx_queue_empty(&doc->waiters)) {
+        q = ngx_queue_head(&doc->waiters);
+        ngx_queue_remove(q);
+        req = ngx_queue_data(q, ngx_http_collab_doc_req_t, queue);
+        req->queued = 0;
+    }
+
+    ngx_http_collab_commit_free(doc);
+    ngx_http_collab_fanout_free(doc);
+
+    ngx_http_collab_doc_reset(doc);
+
+    if (doc->ring) {
+        ngx_free(doc->ring);
+        doc->ring = NULL;
+    }
+
+    doc->gone = 1;
+
+    if (doc->refs == 0) {
+        ngx_free(doc);
+    }
+}
+
+
+static int
+ngx_http_collab_doc_emit_raw(yajl_gen g, void *ctx)
+{
+    ngx_str_t  *json = ctx;
+
+    return collab_msg_emit_raw(g, (const char *) json->data, json->len);
+}

@@ -1,0 +1,417 @@
+/*
+ * Fan-out: the document channels of the worker's SUBSCRIBE connection.
+ *
+ * The payload published for an op is the op message the clients get
+ * ({"a":"op","c","d","v","src","seq","op"|"create"|"del"}): a receiver
+ * decodes it to apply the op and queues the very same bytes to its local
+ * subscribers, so nothing is encoded twice.
+ */
+
+#include "ngx_http_collab.h"
+#include "store/ngx_http_collab_store.h"
+#include "redis/ngx_http_collab_redis.h"
+#include "engine/collab_ot_json.h"
+#include "doc/ngx_http_collab_doc.h"
+#include "doc/ngx_http_collab_commit.h"
+#include "doc/ngx_http_collab_fanout.h"
+
+
+/* how often the heads of subscribed documents are compared with the DB */
+#define NGX_HTTP_COLLAB_HEAD_CHECK       2000
+#define NGX_HTTP_COLLAB_HEAD_CHECK_MAX   512
+
+
+typedef struct {
+    ngx_uint_t                 n;
+    ngx_http_collab_doc_t     *docs[1];
+} ngx_http_collab_heads_t;
+
+
+static void ngx_http_collab_fanout_message(ngx_str_t *channel,
+    u_char *payload, size_t len, void *data);
+static void ngx_http_collab_fanout_resubscribed(void *data);
+static void ngx_http_collab_fanout_check_handler(ngx_event_t *ev);
+static void ngx_http_collab_fanout_heads(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res);
+
+
+static ngx_event_t  ngx_http_collab_fanout_timer;
+static ngx_uint_t   ngx_http_collab_fanout_checking;
+
+
+ngx_int_t
+ngx_http_collab_fanout_init_process(ngx_cycle_t *cycle)
+{
+    ngx_event_t  *ev;
+
+    ngx_http_collab_fanout_checking = 0;
+
+    if (!ngx_http_collab_redis_enabled()) {
+        return NGX_OK;
+    }
+
+    ngx_http_collab_redis_on_resubscribed(ngx_http_collab_fanout_resubscribed,
+                                          NULL);
+
+    ev = &ngx_http_collab_fanout_timer;
+    ngx_memzero(ev, sizeof(ngx_event_t));
+
+    /* debug logging reads ev->data as a connection */
+    ev->handler = ngx_http_collab_fanout_check_handler;
+    ev->data = ev;
+    ev->log = cycle->log;
+    ev->cancelable = 1;
+
+    ngx_add_timer(ev, NGX_HTTP_COLLAB_HEAD_CHECK);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_collab_fanout_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_collab_fanout_timer.timer_set) {
+        ngx_del_timer(&ngx_http_collab_fanout_timer);
+    }
+}
+
+
+ngx_int_t
+ngx_http_collab_fanout_init(ngx_http_collab_doc_t *doc)
+{
+    if (!ngx_http_collab_redis_enabled()) {
+        return NGX_OK;
+    }
+
+    return ngx_http_collab_redis_name(NULL, NGX_HTTP_COLLAB_REDIS_DOC,
+                                      &doc->name, &doc->channel);
+}
+
+
+void
+ngx_http_collab_fanout_free(ngx_http_collab_doc_t *doc)
+{
+    if (doc->channel_on) {
+        ngx_http_collab_fanout_channel_off(doc);
+    }
+
+    if (doc->channel.data) {
+        ngx_free(doc->channel.data);
+        ngx_str_null(&doc->channel);
+    }
+}
+
+
+void
+ngx_http_collab_fanout_channel_on(ngx_http_collab_doc_t *doc)
+{
+    ngx_int_t  rc;
+
+    if (doc->channel.data == NULL || doc->channel_on) {
+        return;
+    }
+
+    rc = ngx_http_collab_redis_subscribe(&doc->channel,
+                                         ngx_http_collab_fanout_message, doc);
+
+    switch (rc) {
+
+    case NGX_OK:
+        doc->channel_on = 1;
+        doc->channel_active = 1;
+        ngx_http_collab_doc_catch_up(doc);
+        break;
+
+    case NGX_AGAIN:
+        /* the "active" notification catches up */
+        doc->channel_on = 1;
+        break;
+
+    case NGX_DECLINED:
+        break;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, ngx_http_collab_doc_worker.log, 0,
+                      "collab: cannot subscribe \"%V\"", &doc->channel);
+        break;
+    }
+}
+
+
+void
+ngx_http_collab_fanout_channel_off(ngx_http_collab_doc_t *doc)
+{
+    if (!doc->channel_on) {
+        return;
+    }
+
+    doc->channel_on = 0;
+    doc->channel_active = 0;
+
+    ngx_http_collab_redis_unsubscribe(&doc->channel,
+                                      ngx_http_collab_fanout_message, doc);
+}
+
+
+ngx_int_t
+ngx_http_collab_fanout_publish(ngx_http_collab_doc_t *doc, u_char *payload,
+    size_t len, ngx_http_collab_redis_reply_pt handler, void *data)
+{
+    size_t       argvlen[3];
+    const char  *argv[3];
+
+    if (doc->channel.data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (handler == NULL) {
+        (void) ngx_http_collab_redis_publish(&doc->channel, payload, len);
+        return NGX_DECLINED;
+    }
+
+    argv[0] = "PUBLISH";
+    argvlen[0] = 7;
+    argv[1] = (const char *) doc->channel.data;
+    argvlen[1] = doc->channel.len;
+    argv[2] = (const char *) payload;
+    argvlen[2] = len;
+
+    return ngx_http_collab_redis_command(3, argv, argvlen, handler, data);
+}
+
+
+static void
+ngx_http_collab_fanout_message(ngx_str_t *channel, u_char *payload,
+    size_t len, void *data)
+{
+    ngx_http_collab_doc_t  *doc = data;
+
+    uint64_t                       v;
+    ngx_str_t                      src;
+    ngx_uint_t                     kind;
+    collab_op_t                    op;
+    collab_msg_t                  *m;
+    collab_msg_err_t               err;
+    ngx_http_collab_frame_t       *f;
+    ngx_http_collab_doc_worker_t  *w;
+
+    if (payload == NULL) {
+        /* (re)subscribed: whatever was published before may be missed */
+        doc->channel_active = 1;
+        ngx_http_collab_doc_catch_up(doc);
+        return;
+    }
+
+    w = &ngx_http_collab_doc_worker;
+    m = &w->msg;
+
+    if (collab_msg_decode((const char *) payload, len, m, &err)
+        != COLLAB_MSG_OK
+        || m->action != COLLAB_MSG_A_OP || !m->has_v)
+    {
+        ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                      "collab: ignoring a malformed message on \"%V\"",
+                      channel);
+        return;
+    }
+
+    v = m->v;
+
+    if (v < doc->v || (doc->publishing && v < doc->publish_end)) {
+        /* our own op coming back, or one a catch-up already read */
+        return;
+    }
+
+    if (doc->seen_v < v + 1) {
+        doc->seen_v = v + 1;
+    }
+
+    if (v > doc->v || doc->state != NGX_HTTP_COLLAB_DOC_READY
+        || doc->catching_up)
+    {
+        /* a gap: the versions in between come from the database */
+        ngx_http_collab_doc_catch_up(doc);
+        return;
+    }
+
+    collab_op_init(&op);
+
+    switch (m->kind) {
+
+    case COLLAB_MSG_OP_CREATE:
+        kind = NGX_HTTP_COLLAB_DOC_CREATE;
+        break;
+
+    case COLLAB_MSG_OP_DEL:
+        kind = NGX_HTTP_COLLAB_DOC_DEL;
+        break;
+
+    default:
+        kind = NGX_HTTP_COLLAB_DOC_OP;
+
+        if (collab_op_decode(&op, m->op) != COLLAB_OT_OK) {
+            collab_op_free(&op);
+            ngx_http_collab_doc_catch_up(doc);
+            return;
+        }
+
+        break;
+    }
+
+    f = ngx_http_collab_frame_text(payload, len, w->log);
+    if (f == NULL) {
+        collab_op_free(&op);
+        return;
+    }
+
+    src.data = (u_char *) m->src.data;
+    src.len = m->src.len;
+
+    (void) ngx_http_collab_doc_advance(doc, kind,
+                                       kind == NGX_HTTP_COLLAB_DOC_OP
+                                       ? &op : NULL,
+                                       m->create_data.data,
+                                       m->create_data.len, &src, m->seq, f,
+                                       NULL, NULL);
+
+    ngx_http_collab_frame_release(f);
+    collab_op_free(&op);
+}
+
+
+static void
+ngx_http_collab_fanout_resubscribed(void *data)
+{
+    ngx_queue_t            *q;
+    ngx_http_collab_doc_t  *doc;
+
+    for (q = ngx_queue_head(&ngx_http_collab_doc_worker.all);
+         q != ngx_queue_sentinel(&ngx_http_collab_doc_worker.all);
+         q = ngx_queue_next(q))
+    {
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, all);
+
+        if (doc->channel_on) {
+            ngx_http_collab_doc_catch_up(doc);
+        }
+    }
+}
+
+
+/* a lost last message makes no gap: compare heads now and then */
+static void
+ngx_http_collab_fanout_check_handler(ngx_event_t *ev)
+{
+    ngx_uint_t                n;
+    ngx_str_t                *cs, *ds;
+    ngx_queue_t              *q;
+    ngx_http_collab_doc_t    *doc;
+    ngx_http_collab_heads_t  *h;
+
+    if (ngx_http_collab_doc_worker.exiting || ngx_exiting) {
+        return;
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_COLLAB_HEAD_CHECK);
+
+    if (ngx_http_collab_fanout_checking) {
+        return;
+    }
+
+    n = 0;
+
+    for (q = ngx_queue_head(&ngx_http_collab_doc_worker.all);
+         q != ngx_queue_sentinel(&ngx_http_collab_doc_worker.all);
+         q = ngx_queue_next(q))
+    {
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, all);
+
+        if (doc->nsubs && doc->state == NGX_HTTP_COLLAB_DOC_READY) {
+            n++;
+        }
+    }
+
+    if (n == 0) {
+        return;
+    }
+
+    if (n > NGX_HTTP_COLLAB_HEAD_CHECK_MAX) {
+        n = NGX_HTTP_COLLAB_HEAD_CHECK_MAX;
+    }
+
+    h = ngx_alloc(sizeof(ngx_http_collab_heads_t)
+                  + n * (sizeof(ngx_http_collab_doc_t *)
+                         + 2 * sizeof(ngx_str_t)),
+                  ev->log);
+    if (h == NULL) {
+        return;
+    }
+
+    cs = (ngx_str_t *) ((u_char *) h + sizeof(ngx_http_collab_heads_t)
+                        + n * sizeof(ngx_http_collab_doc_t *));
+    ds = cs + n;
+
+    h->n = 0;
+
+    for (q = ngx_queue_head(&ngx_http_collab_doc_worker.all);
+         q != ngx_queue_sentinel(&ngx_http_collab_doc_worker.all)
+         && h->n < n;
+         q = ngx_queue_next(q))
+    {
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, all);
+
+        if (doc->nsubs && doc->state == NGX_HTTP_COLLAB_DOC_READY) {
+            cs[h->n] = doc->c;
+            ds[h->n] = doc->d;
+            h->docs[h->n++] = doc;
+        }
+    }
+
+    if (ngx_http_collab_store_heads(cs, ds, h->n,
+                                    ngx_http_collab_fanout_heads, h)
+        != NGX_OK)
+    {
+        ngx_free(h);
+        return;
+    }
+
+    for (n = 0; n < h->n; n++) {
+        ngx_http_collab_doc_ref(h->docs[n]);
+    }
+
+    ngx_http_collab_fanout_checking = 1;
+}
+
+
+static void
+ngx_http_collab_fanout_heads(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res)
+{
+    ngx_http_collab_heads_t  *h = data;
+
+    ngx_uint_t              i;
+    ngx_http_collab_doc_t  *doc;
+
+    ngx_http_collab_fanout_checking = 0;
+
+    for (i = 0; i < h->n; i++) {
+        doc = h->docs[i];
+
+        if (rc == NGX_HTTP_COLLAB_STORE_OK && i < res->nheads && !doc->gone
+            && res->heads[i] > (int64_t) doc->v)
+        {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP,
+                           ngx_http_collab_doc_worker.log, 0,
+                           "collab fanout: \"%V\" behind the database at "
+                           "v%uL", &doc->name, doc->v);
+
+            ngx_http_collab_doc_catch_up(doc);
+        }
+
+        ngx_http_collab_doc_unref(doc);
+    }
+
+    ngx_http_collab_store_result_free(res);
+    ngx_free(h);
+}

@@ -1,0 +1,587 @@
+/*
+ * Presence relay.  The server only relays: a "p" message goes, with the
+ * sender's src added, to every subscriber of its channel except the
+ * sender (through Redis when configured, so other workers and hosts get
+ * it too, and this worker receives it back like everyone else), and is
+ * echoed to the sender as its acknowledgement.
+ */
+
+#include "ngx_http_collab.h"
+#include "redis/ngx_http_collab_redis.h"
+#include "protocol/collab_msg.h"
+#include "protocol/collab_msg_enc.h"
+#include "protocol/ngx_http_collab_session.h"
+#include "protocol/ngx_http_collab_presence.h"
+
+
+typedef struct {
+    ngx_str_node_t             sn;          /* key: ch */
+    ngx_queue_t                subs;
+    ngx_uint_t                 nsubs;
+    ngx_uint_t                 dispatching;
+    ngx_str_t                  rchannel;    /* Redis channel name */
+    unsigned                   redis_on:1;
+    unsigned                   active:1;
+    unsigned                   want_request:1;
+} ngx_http_collab_pchan_t;
+
+
+/* a session's subscription to a channel, or a presence it has set */
+typedef struct {
+    ngx_queue_t                cq;          /* in chan->subs */
+    ngx_queue_t                sq;          /* in session->presence */
+    ngx_http_collab_pchan_t   *chan;        /* NULL: a presence it set */
+    ngx_http_collab_session_t *session;
+    ngx_str_t                  ch;
+    ngx_str_t                  id;
+    uint64_t                   pv;
+} ngx_http_collab_psub_t;
+
+
+static ngx_http_collab_pchan_t *ngx_http_collab_presence_chan(ngx_str_t *ch,
+    ngx_uint_t create);
+static void ngx_http_collab_presence_chan_done(ngx_http_collab_pchan_t *c);
+static void ngx_http_collab_presence_relay(ngx_str_t *ch, u_char *payload,
+    size_t len, ngx_str_t *src);
+static void ngx_http_collab_presence_deliver(ngx_http_collab_pchan_t *c,
+    u_char *payload, size_t len, ngx_str_t *src);
+static void ngx_http_collab_presence_redis(ngx_str_t *channel,
+    u_char *payload, size_t len, void *data);
+static void ngx_http_collab_presence_request(ngx_str_t *ch, ngx_str_t *src);
+static void ngx_http_collab_presence_track(ngx_http_collab_session_t *s,
+    collab_msg_t *msg);
+static void ngx_http_collab_presence_reply(ngx_http_collab_session_t *s);
+static ngx_uint_t ngx_http_collab_presence_plain(ngx_str_t *s);
+
+
+static ngx_rbtree_t       ngx_http_collab_presence_tree;
+static ngx_rbtree_node_t  ngx_http_collab_presence_sentinel;
+static collab_msg_enc_t   ngx_http_collab_presence_enc;
+static collab_msg_t       ngx_http_collab_presence_msg;
+static ngx_log_t         *ngx_http_collab_presence_log;
+
+
+ngx_int_t
+ngx_http_collab_presence_init_process(ngx_cycle_t *cycle)
+{
+    ngx_rbtree_init(&ngx_http_collab_presence_tree,
+                    &ngx_http_collab_presence_sentinel,
+                    ngx_str_rbtree_insert_value);
+
+    ngx_http_collab_presence_log = cycle->log;
+
+    collab_msg_init(&ngx_http_collab_presence_msg);
+
+    if (collab_msg_enc_init(&ngx_http_collab_presence_enc) != COLLAB_MSG_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_collab_presence_exit_process(ngx_cycle_t *cycle)
+{
+    collab_msg_enc_free(&ngx_http_collab_presence_enc);
+    collab_msg_free(&ngx_http_collab_presence_msg);
+}
+
+
+void
+ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
+    collab_msg_t *msg)
+{
+    ngx_str_t                 ch;
+    ngx_queue_t              *q;
+    collab_msg_str_t          src;
+    collab_msg_enc_t         *enc;
+    ngx_http_collab_psub_t   *ps;
+    ngx_http_collab_pchan_t  *c;
+
+    enc = &ngx_http_collab_presence_enc;
+
+    ch.data = (u_char *) msg->ch.data;
+    ch.len = msg->ch.len;
+
+    switch (msg->action) {
+
+    case COLLAB_MSG_A_P:
+        src.data = (const char *) s->src.data;
+        src.len = s->src.len;
+
+        if (collab_msg_enc_presence(enc, msg, &src) != COLLAB_MSG_OK)
+        {
+            ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_UNKNOWN,
+                                          "Out of memory");
+            return;
+        }
+
+        /* the echo is the sender's acknowledgement */
+        (void) ngx_http_collab_ws_send_text(s->ws, collab_msg_enc_data(enc),
+                                            enc->len);
+
+        ngx_http_collab_presence_relay(&ch, collab_msg_enc_data(enc),
+                                       enc->len, &s->src);
+        ngx_http_collab_presence_track(s, msg);
+        return;
+
+    case COLLAB_MSG_A_PS:
+        c = ngx_http_collab_presence_chan(&ch, 1);
+        if (c == NULL) {
+            ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_UNKNOWN,
+                                          "Out of memory");
+            return;
+        }
+
+        for (q = ngx_queue_head(&c->subs);
+             q != ngx_queue_sentinel(&c->subs);
+             q = ngx_queue_next(q))
+        {
+            ps = ngx_queue_data(q, ngx_http_collab_psub_t, cq);
+
+            if (ps->session == s) {
+                break;
+            }
+        }
+
+        if (q == ngx_queue_sentinel(&c->subs)) {
+            ps = ngx_alloc(sizeof(ngx_http_collab_psub_t),
+                           ngx_http_collab_presence_log);
+            if (ps == NULL) {
+                ngx_http_collab_presence_chan_done(c);
+                ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_UNKNOWN,
+                                              "Out of memory");
+                return;
+            }
+
+            ngx_memzero(ps, sizeof(ngx_http_collab_psub_t));
+            ps->chan = c;
+            ps->session = s;
+
+            ngx_queue_insert_tail(&c->subs, &ps->cq);
+            ngx_queue_insert_tail(&s->presence, &ps->sq);
+            c->nsubs++;
+        }
+
+        if (collab_msg_enc_presence_sub(enc, msg->action, &msg->ch, msg->seq,
+                                        msg->has_seq)
+            == COLLAB_MSG_OK)
+        {
+            (void) ngx_http_collab_ws_send_text(s->ws,
+                                                collab_msg_enc_data(enc),
+                                                enc->len);
+        }
+
+        /* ask the others to send their presence again */
+        if (c->rchannel.data && !c->active) {
+            c->want_request = 1;
+
+        } else {
+            ngx_http_collab_presence_request(&ch, &s->src);
+        }
+
+        return;
+
+    case COLLAB_MSG_A_PU:
+        c = ngx_http_collab_presence_chan(&ch, 0);
+
+        if (c) {
+            for (q = ngx_queue_head(&c->subs);
+                 q != ngx_queue_sentinel(&c->subs);
+                 q = ngx_queue_next(q))
+            {
+                ps = ngx_queue_data(q, ngx_http_collab_psub_t, cq);
+
+                if (ps->session == s) {
+                    ngx_queue_remove(&ps->cq);
+                    ngx_queue_remove(&ps->sq);
+                    ngx_free(ps);
+                    c->nsubs--;
+                    break;
+                }
+            }
+
+            ngx_http_collab_presence_chan_done(c);
+        }
+
+        if (collab_msg_enc_presence_sub(enc, msg->action, &msg->ch, msg->seq,
+                                        msg->has_seq)
+            == COLLAB_MSG_OK)
+        {
+            (void) ngx_http_collab_ws_send_text(s->ws,
+                                                collab_msg_enc_data(enc),
+                                                enc->len);
+        }
+
+        return;
+
+    default: /* COLLAB_MSG_A_PR */
+        ngx_http_collab_presence_request(&ch, &s->src);
+        ngx_http_collab_presence_reply(s);
+        return;
+    }
+}
+
+
+void
+ngx_http_collab_presence_close(ngx_http_collab_session_t *s)
+{
+    u_char                   *p;
+    ngx_queue_t              *q;
+    ngx_http_collab_psub_t   *ps;
+    ngx_http_collab_pchan_t  *c;
+    u_char                    buf[1024];
+
+    while (!ngx_queue_empty(&s->presence)) {
+        q = ngx_queue_head(&s->presence);
+        ps = ngx_queue_data(q, ngx_http_collab_psub_t, sq);
+        ngx_queue_remove(q);
+
+        c = ps->chan;
+
+        if (c) {
+            ngx_queue_remove(&ps->cq);
+            c->nsubs--;
+            ngx_free(ps);
+            ngx_http_collab_presence_chan_done(c);
+            continue;
+        }
+
+        /* a presence it had set: the others drop it */
+        if (ps->ch.len + ps->id.len + s->src.len + 128 <= sizeof(buf)
+            && ngx_http_collab_presence_plain(&ps->ch)
+            && ngx_http_collab_presence_plain(&ps->id))
+        {
+            p = ngx_sprintf(buf, "{\"a\":\"p\",\"ch\":\"%V\",\"src\":\"%V\","
+                            "\"id\":\"%V\",\"p\":null,\"pv\":%uL}",
+                            &ps->ch, &s->src, &ps->id, ps->pv + 1);
+
+            ngx_http_collab_presence_relay(&ps->ch, buf, p - buf, &s->src);
+        }
+
+        ngx_free(ps);
+    }
+}
+
+
+static ngx_http_collab_pchan_t *
+ngx_http_collab_presence_chan(ngx_str_t *ch, ngx_uint_t create)
+{
+    uint32_t                  hash;
+    ngx_int_t                 rc;
+    ngx_http_collab_pchan_t  *c;
+
+    hash = ngx_crc32_long(ch->data, ch->len);
+
+    c = (ngx_http_collab_pchan_t *)
+            ngx_str_rbtree_lookup(&ngx_http_collab_presence_tree, ch, hash);
+
+    if (c || !create) {
+        return c;
+    }
+
+    c = ngx_alloc(sizeof(ngx_http_collab_pchan_t) + ch->len,
+                  ngx_http_collab_presence_log);
+    if (c == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(c, sizeof(ngx_http_collab_pchan_t));
+
+    c->sn.str.data = (u_char *) (c + 1);
+    c->sn.str.len = ch->len;
+    ngx_memcpy(c->sn.str.data, ch->data, ch->len);
+    c->sn.node.key = hash;
+
+    ngx_queue_init(&c->subs);
+
+    ngx_rbtree_insert(&ngx_http_collab_presence_tree, &c->sn.node);
+
+    if (ngx_http_collab_redis_enabled()
+        && ngx_http_collab_redis_name(NULL, NGX_HTTP_COLLAB_REDIS_PRESENCE,
+                                      ch, &c->rchannel)
+           == NGX_OK)
+    {
+        rc = ngx_http_collab_redis_subscribe(&c->rchannel,
+                                             ngx_http_collab_presence_redis,
+                                             c);
+        if (rc == NGX_OK || rc == NGX_AGAIN) {
+            c->redis_on = 1;
+            c->active = (rc == NGX_OK);
+        }
+    }
+
+    return c;
+}
+
+
+static void
+ngx_http_collab_presence_chan_done(ngx_http_collab_pchan_t *c)
+{
+    if (c->nsubs || c->dispatching) {
+        return;
+    }
+
+    if (c->redis_on) {
+        ngx_http_collab_redis_unsubscribe(&c->rchannel,
+                                          ngx_http_collab_presence_redis, c);
+    }
+
+    if (c->rchannel.data) {
+        ngx_free(c->rchannel.data);
+    }
+
+    ngx_rbtree_delete(&ngx_http_collab_presence_tree, &c->sn.node);
+    ngx_free(c);
+}
+
+
+static void
+ngx_http_collab_presence_relay(ngx_str_t *ch, u_char *payload, size_t len,
+    ngx_str_t *src)
+{
+    ngx_str_t                 name;
+    ngx_http_collab_pchan_t  *c;
+
+    if (ngx_http_collab_redis_enabled()) {
+        /* everyone, this worker included, gets it from Redis */
+        if (ngx_http_collab_redis_name(NULL, NGX_HTTP_COLLAB_REDIS_PRESENCE,
+                                       ch, &name)
+            == NGX_OK)
+        {
+            (void) ngx_http_collab_redis_publish(&name, payload, len);
+            ngx_free(name.data);
+        }
+
+        return;
+    }
+
+    c = ngx_http_collab_presence_chan(ch, 0);
+
+    if (c) {
+        ngx_http_collab_presence_deliver(c, payload, len, src);
+    }
+}
+
+
+static void
+ngx_http_collab_presence_deliver(ngx_http_collab_pchan_t *c, u_char *payload,
+    size_t len, ngx_str_t *src)
+{
+    ngx_queue_t              *q, *next;
+    ngx_http_collab_frame_t  *f;
+    ngx_http_collab_psub_t   *ps;
+
+    f = NULL;
+
+    c->dispatching++;
+
+    for (q = ngx_queue_head(&c->subs);
+         q != ngx_queue_sentinel(&c->subs);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        ps = ngx_queue_data(q, ngx_http_collab_psub_t, cq);
+
+        if (src && src->len == ps->session->src.len
+            && ngx_memcmp(src->data, ps->session->src.data, src->len) == 0)
+        {
+            continue;
+        }
+
+        if (f == NULL) {
+            f = ngx_http_collab_frame_text(payload, len,
+                                           ngx_http_collab_presence_log);
+            if (f == NULL) {
+                break;
+            }
+        }
+
+        (void) ngx_http_collab_ws_send(ps->session->ws, f);
+    }
+
+    if (f) {
+        ngx_http_collab_frame_release(f);
+    }
+
+    c->dispatching--;
+
+    ngx_http_collab_presence_chan_done(c);
+}
+
+
+static void
+ngx_http_collab_presence_redis(ngx_str_t *channel, u_char *payload,
+    size_t len, void *data)
+{
+    ngx_http_collab_pchan_t  *c = data;
+
+    ngx_str_t          src, *srcp;
+    yajl_val           v;
+    collab_msg_t      *m;
+    collab_msg_err_t   err;
+
+    if (payload == NULL) {
+        c->active = 1;
+
+        if (c->want_request) {
+            c->want_request = 0;
+            ngx_http_collab_presence_request(&c->sn.str, NULL);
+        }
+
+        return;
+    }
+
+    m = &ngx_http_collab_presence_msg;
+
+    (void) collab_msg_decode((const char *) payload, len, m, &err);
+
+    srcp = NULL;
+
+    if (m->root) {
+        v = m->field[COLLAB_MSG_F_SRC];
+
+        if (v && YAJL_IS_STRING(v)) {
+            src.data = (u_char *) v->u.string;
+            src.len = collab_msg_strlen(v->u.string);
+            srcp = &src;
+        }
+    }
+
+    ngx_http_collab_presence_deliver(c, payload, len, srcp);
+}
+
+
+/* {"a":"pr","ch":ch,"src":src}: the others send their presence again */
+static void
+ngx_http_collab_presence_request(ngx_str_t *ch, ngx_str_t *src)
+{
+    u_char            *p, *buf;
+    size_t             len;
+    collab_msg_str_t   c;
+    collab_msg_enc_t  *enc;
+
+    enc = &ngx_http_collab_presence_enc;
+
+    c.data = (const char *) ch->data;
+    c.len = ch->len;
+
+    if (collab_msg_enc_presence_request(enc, &c) != COLLAB_MSG_OK) {
+        return;
+    }
+
+    len = enc->len;
+    buf = collab_msg_enc_data(enc);
+
+    if (src) {
+        p = ngx_alloc(len + src->len + 16, ngx_http_collab_presence_log);
+        if (p == NULL) {
+            return;
+        }
+
+        /* src is hex: no escaping needed */
+        buf = p;
+        p = ngx_cpymem(p, collab_msg_enc_data(enc), len - 1);
+        p = ngx_sprintf(p, ",\"src\":\"%V\"}", src);
+        len = p - buf;
+    }
+
+    ngx_http_collab_presence_relay(ch, buf, len, src);
+
+    if (src) {
+        ngx_free(buf);
+    }
+}
+
+
+/* remembers the presence a session set, to clear it when it leaves */
+static void
+ngx_http_collab_presence_track(ngx_http_collab_session_t *s,
+    collab_msg_t *msg)
+{
+    u_char                  *p;
+    ngx_queue_t             *q;
+    ngx_http_collab_psub_t  *ps;
+
+    for (q = ngx_queue_head(&s->presence);
+         q != ngx_queue_sentinel(&s->presence);
+         q = ngx_queue_next(q))
+    {
+        ps = ngx_queue_data(q, ngx_http_collab_psub_t, sq);
+
+        if (ps->chan == NULL
+            && ps->ch.len == msg->ch.len && ps->id.len == msg->id.len
+            && ngx_memcmp(ps->ch.data, msg->ch.data, ps->ch.len) == 0
+            && ngx_memcmp(ps->id.data, msg->id.data, ps->id.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (q != ngx_queue_sentinel(&s->presence)) {
+        if (msg->p == NULL || YAJL_IS_NULL(msg->p)) {
+            ngx_queue_remove(q);
+            ngx_free(ps);
+            return;
+        }
+
+        if (msg->pv > ps->pv) {
+            ps->pv = msg->pv;
+        }
+
+        return;
+    }
+
+    if (msg->p == NULL || YAJL_IS_NULL(msg->p)) {
+        return;
+    }
+
+    ps = ngx_alloc(sizeof(ngx_http_collab_psub_t) + msg->ch.len + msg->id.len,
+                   ngx_http_collab_presence_log);
+    if (ps == NULL) {
+        return;
+    }
+
+    ngx_memzero(ps, sizeof(ngx_http_collab_psub_t));
+
+    p = (u_char *) (ps + 1);
+
+    ps->ch.data = p;
+    ps->ch.len = msg->ch.len;
+    p = ngx_cpymem(p, msg->ch.data, msg->ch.len);
+
+    ps->id.data = p;
+    ps->id.len = msg->id.len;
+    ngx_memcpy(p, msg->id.data, msg->id.len);
+
+    ps->pv = msg->pv;
+    ps->session = s;
+
+    ngx_queue_insert_tail(&s->presence, &ps->sq);
+}
+
+
+static void
+ngx_http_collab_presence_reply(ngx_http_collab_session_t *s)
+{
+    static u_char  pr[] = "{\"a\":\"pr\"}";
+
+    (void) ngx_http_collab_ws_send_text(s->ws, pr, sizeof(pr) - 1);
+}
+
+
+/* a string that needs no JSON escaping */
+static ngx_uint_t
+ngx_http_collab_presence_plain(ngx_str_t *s)
+{
+    size_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < 0x20 || s->data[i] == '"' || s->data[i] == '\\') {
+            return 0;
+        }
+    }
+
+    return 1;
+}

@@ -1,0 +1,92 @@
+# GET <location>/<collection>: the documents of a collection, written with
+# psql; most recently updated first, deleted ones left out.
+use lib 't/lib';
+use Test::Collab with => ['postgres'];
+
+pg_query(q{
+INSERT INTO collab_docs (collection, name, type, version, deleted,
+                         updated_at)
+VALUES ('list', 'old', 'http://sharejs.org/types/text-unicode', 3, false,
+        timestamptz '2024-01-02 03:04:05.678+00'),
+       ('list', 'new "q" é', 'http://sharejs.org/types/text-unicode', 12,
+        false, timestamptz '2024-05-06 07:08:09.010+00'),
+       ('list', 'gone', 'http://sharejs.org/types/text-unicode', 5, true,
+        timestamptz '2024-06-01 00:00:00+00'),
+       ('other', 'x', 'http://sharejs.org/types/text-unicode', 1, false,
+        now());
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the live documents of a collection, newest first
+--- http_config
+    collab_postgres "$TEST_COLLAB_PG";
+--- config
+    location /api/ { collab_api; }
+--- request
+GET /api/list
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+[{"id":"new \"q\" é","v":12,"type":"http://sharejs.org/types/text-unicode","updated":1714979289010},{"id":"old","v":3,"type":"http://sharejs.org/types/text-unicode","updated":1704164645678}]
+--- no_error_log
+[error]
+
+
+=== TEST 2: a trailing slash is the same list
+--- http_config
+    collab_postgres "$TEST_COLLAB_PG";
+--- config
+    location /api/ { collab_api; }
+--- request
+GET /api/other/
+--- response_body_like: ^\[\{"id":"x","v":1,"type":"http://sharejs.org/types/text-unicode","updated":\d+\}\]$
+
+
+=== TEST 3: a collection without documents is an empty array
+--- http_config
+    collab_postgres "$TEST_COLLAB_PG";
+--- config
+    location /api/ { collab_api; }
+--- request
+GET /api/nothing-here
+--- error_code: 200
+--- response_body chomp
+[]
+
+
+=== TEST 4: two path segments are no endpoint
+--- http_config
+    collab_postgres "$TEST_COLLAB_PG";
+--- config
+    location /api/ { collab_api; }
+--- request
+GET /api/list/old
+--- error_code: 404
+--- response_body_like: no such endpoint
+
+
+=== TEST 5: the location itself is no endpoint
+--- http_config
+    collab_postgres "$TEST_COLLAB_PG";
+--- config
+    location /api/ { collab_api; }
+--- request
+GET /api/
+--- error_code: 404
+
+
+=== TEST 6: HEAD answers with the headers only
+--- http_config
+    collab_postgres "$TEST_COLLAB_PG";
+--- config
+    location /api/ { collab_api; }
+--- request
+HEAD /api/list
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+

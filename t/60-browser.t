@@ -1,0 +1,239 @@
+# The editor in headless Chromium (Debian's chromium driven by playwright-core):
+# two pages (own contexts, so own names and colours) open one document,
+# type concurrently (emoji included), converge to the server's snapshot,
+# show each other's caret, selection and name; a reload keeps the text; edits
+# made offline (the page's "Go offline" button, then the network cut under
+# an open socket) survive the reconnect.  Saves docs/screenshot-editors.png.
+# Needs web/dist (make web) and /usr/bin/chromium (.ci/deps.sh).
+use lib 't/lib';
+use Test::Collab with => [qw(postgres redis)];
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: two browsers edit one document
+--- http_config
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_redis $TEST_COLLAB_REDIS;
+--- config
+    location /ws { collab_websocket; }
+    location /api/ { collab_api; }
+    location / {
+        root $TEST_COLLAB_ROOT/web/dist;
+        index index.html;
+        add_header Cache-Control "no-cache";
+    }
+--- node_timeout: 150
+--- node
+const path = require('path');
+const {chromium} = require('playwright-core');
+const sharedb = require('sharedb/lib/client');
+const WebSocket = require('ws');
+const textUnicode = require('ot-text-unicode');
+
+sharedb.types.register(textUnicode.type);
+
+const HTTP = process.env.COLLAB_HTTP_URL;
+const WS = process.env.COLLAB_WS_URL;
+const SHOT = process.env.COLLAB_SCREENSHOT
+    || path.join(process.env.COLLAB_ROOT, 'docs/screenshot-editors.png');
+const ID = 'team-notes';
+const A_TEXT = '- try it with emoji 😀 ';
+const B_TEXT = 'Weekly sync 🎉\n';
+const MIDDLE = 'Agenda\n- ship the editor\n- write the docs\n';
+const OFFLINE_TEXT = ' typed offline ✈️';
+const CUT_TEXT = ' typed while cut off 🌧';
+
+let failures = 0;
+function check(ok, what) {
+    console.log((ok ? 'ok: ' : 'NOT OK: ') + what);
+    if (!ok) failures++;
+}
+
+function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+async function until(fn, what, ms = 15000) {
+    const end = Date.now() + ms;
+    let last;
+    for (;;) {
+        last = await fn();
+        if (last) return last;
+        if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+        await sleep(100);
+    }
+}
+
+/* the server's view of the document, via the stock sharedb client */
+function serverDoc(fn) {
+    return new Promise((resolve, reject) => {
+        const ws = new WebSocket(WS);
+        const c = new sharedb.Connection(ws);
+        const d = c.get('docs', ID);
+        fn(d, (err) => {
+            const out = {v: d.version, data: d.data};
+            c.close();
+            err ? reject(err) : resolve(out);
+        });
+    });
+}
+
+const fetchServer = () => serverDoc((d, cb) => d.fetch(cb));
+
+async function state(page) {
+    return page.evaluate(() => {
+        const c = window.collab;
+        return {
+            text: c.view ? c.view.state.doc.toString() : null,
+            v: c.doc ? c.doc.version : null,
+            pending: c.doc ? c.doc.hasWritePending() : null,
+            conn: document.getElementById('conn').dataset.state,
+            carets: [...document.querySelectorAll('.cm-remote-name')]
+                .map((e) => e.textContent),
+        };
+    });
+}
+
+async function open(page) {
+    await page.goto(`${HTTP}/#/d/${ID}`);
+    await until(async () => (await state(page)).text !== null
+                && (await state(page)).conn === 'connected', 'editor');
+    await page.click('.cm-content');
+}
+
+/* both pages idle, equal, and equal to a fresh fetch from the server */
+async function converged(pages, what) {
+    let s;
+    await until(async () => {
+        s = await Promise.all(pages.map(state));
+        return s.every((x) => !x.pending && x.conn === 'connected'
+                       && x.text === s[0].text && x.v === s[0].v);
+    }, what + ': pages converge', 20000);
+    const srv = await fetchServer();
+    check(srv.data === s[0].text && srv.v === s[0].v,
+          `${what}: pages equal the server snapshot (v${srv.v})`);
+    return srv.data;
+}
+
+(async () => {
+    const browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
+               '--no-first-run', '--disable-background-networking',
+               '--disable-component-update', '--disable-sync'],
+    });
+    const pages = [];
+    const errors = [];
+
+    for (const [name, hue] of [['Alice', 210], ['Bob', 15]]) {
+        const ctx = await browser.newContext({
+            viewport: {width: 720, height: 460}, deviceScaleFactor: 1,
+        });
+        await ctx.addInitScript(([n, h]) => {
+            localStorage.setItem('collab.name', n);
+            localStorage.setItem('collab.hue', String(h));
+        }, [name, hue]);
+        const page = await ctx.newPage();
+        page.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
+        pages.push(page);
+    }
+    const [a, b] = pages;
+
+    try {
+        /* a document made by another client, then opened by both pages */
+        await serverDoc((d, cb) => d.create(MIDDLE, textUnicode.type.uri, cb));
+        await open(a);
+        await open(b);
+        check((await state(a)).text === MIDDLE, 'page A loads the text');
+
+        /* concurrent typing, emoji included: B at the start, A at the end */
+        await a.keyboard.press('Control+End');
+        await b.keyboard.press('Control+Home');
+        await Promise.all([a.keyboard.type(A_TEXT, {delay: 25}),
+                           b.keyboard.type(B_TEXT, {delay: 25})]);
+        let text = await converged(pages, 'concurrent typing');
+        check(text === B_TEXT + MIDDLE + A_TEXT,
+              'both edits kept, in place: ' + JSON.stringify(text));
+
+        /* each page shows the other's caret with the other's name */
+        await b.evaluate(() => {
+            const v = window.collab.view;
+            const at = v.state.doc.toString().indexOf('editor');
+            v.dispatch({selection: {anchor: at, head: at + 6}});
+            v.focus();
+        });
+        await until(async () => (await state(a)).carets.includes('Bob')
+                    && (await state(b)).carets.includes('Alice'), 'carets');
+        check(true, "each page shows the other's caret and name");
+        await until(() => a.evaluate(() =>
+            !!document.querySelector('.cm-remote-selection')),
+            "B's selection on A");
+        check(true, "page A shows B's selection");
+
+        /* the screenshot for the README: both editors side by side */
+        const shots = await Promise.all(pages.map((p) => p.screenshot(
+            {animations: 'disabled', caret: 'hide'})));
+        const board = await browser.newPage({
+            viewport: {width: 1476, height: 482}, deviceScaleFactor: 1,
+        });
+        await board.setContent(`<body style="margin:0;padding:10px;
+            background:#d0d7de;display:flex;gap:10px">${shots.map((s) =>
+            `<img style="border:1px solid #8c959f" src="data:image/png;base64,${
+            s.toString('base64')}">`).join('')}</body>`);
+        await board.screenshot({path: SHOT, animations: 'disabled'});
+        await board.close();
+        console.log('screenshot: ' + SHOT);
+
+        /* reloading keeps the text */
+        await b.reload();
+        await open(b);
+        check((await state(b)).text === text, 'reloaded page has the text');
+
+        /* offline: A goes offline, both type, A comes back */
+        await a.click('#conn-toggle');
+        await until(async () => (await state(a)).conn === 'offline', 'offline');
+        await a.click('.cm-content');
+        await a.keyboard.press('Control+End');
+        await a.keyboard.type(OFFLINE_TEXT, {delay: 10});
+        await b.click('.cm-content');
+        await b.keyboard.press('Control+Home');
+        await b.keyboard.type('Agreed. ', {delay: 10});
+        await sleep(500);
+        check(!(await fetchServer()).data.includes(OFFLINE_TEXT),
+              'offline edits stay in the page while offline');
+        await a.click('#conn-toggle');
+        text = await converged(pages, 'back online');
+        check(text === 'Agreed. ' + B_TEXT + MIDDLE + A_TEXT + OFFLINE_TEXT,
+              'offline edits survive the reconnect: ' + JSON.stringify(text));
+
+        /* the network drops under an open socket: automatic reconnect */
+        const ctxA = a.context();
+        await a.click('.cm-content');
+        await ctxA.setOffline(true);
+        await a.evaluate(() => window.collab.socket.reconnect());
+        await until(async () => (await state(a)).conn !== 'connected',
+                    'connection lost');
+        await a.keyboard.press('Control+End');
+        await a.keyboard.type(CUT_TEXT, {delay: 10});
+        await sleep(1000);
+        await ctxA.setOffline(false);
+        text = await converged(pages, 'automatic reconnect');
+        check(text.endsWith(OFFLINE_TEXT + CUT_TEXT),
+              'edits made while cut off survive the automatic reconnect');
+
+        check(errors.length === 0, 'no page errors ' + errors.join('; '));
+    } catch (e) {
+        console.log('NOT OK: ' + e.stack);
+        for (const p of pages) {
+            console.log(JSON.stringify(await state(p).catch((x) => String(x))));
+        }
+        failures++;
+    }
+
+    await browser.close();
+    console.log(failures ? `${failures} failed` : 'all passed');
+    process.exit(failures ? 1 : 0);
+})();
+--- no_error_log
+[crit]

@@ -1,0 +1,247 @@
+/*
+ * The page: a header (connection state, go offline/online, your name), and
+ * one of two views chosen by the URL hash: the document list (#/) or an
+ * editor (#/d/<id>).  window.collab exposes the live objects to tests and
+ * curious developers.
+ */
+
+import {bindEditor} from './binding.js';
+import {connect} from './connection.js';
+import {listDocuments, newId, remember, validId} from './docs.js';
+import {getIdentity, setName} from './identity.js';
+import {type} from './type.js';
+
+const $ = (id) => document.getElementById(id);
+
+function meta(name, fallback) {
+  const m = document.querySelector(`meta[name="${name}"]`);
+  return (m && m.content) || fallback;
+}
+
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  Object.assign(e, props);
+  for (const c of children) {
+    e.append(c);
+  }
+  return e;
+}
+
+const API = meta('collab-api', '/api');
+const COLLECTION = meta('collab-collection', 'docs');
+
+let identity = getIdentity();
+let current = null;    /* the open editor: {id, doc, presence, binding} */
+let statusTimer = null;
+
+const conn = connect((state) => {
+  const badge = $('conn');
+  badge.dataset.state = state;
+  badge.textContent = state;
+  $('conn-toggle').textContent = conn && !conn.wantOnline
+                                 ? 'Go online' : 'Go offline';
+  document.body.dataset.conn = state;
+});
+
+/* header */
+
+function showIdentity() {
+  $('me-name').value = identity.name;
+  $('me-color').style.background = identity.color;
+}
+
+$('me-name').addEventListener('change', (e) => {
+  identity = setName(e.target.value);
+  showIdentity();
+  if (current && current.binding) {
+    current.binding.refreshPresence();
+  }
+});
+
+$('conn-toggle').addEventListener('click', () => {
+  if (conn.wantOnline) {
+    conn.offline();
+  } else {
+    conn.online();
+  }
+});
+
+/* views */
+
+function closeEditor() {
+  if (!current) {
+    return;
+  }
+
+  const {doc, presence, binding} = current;
+
+  current = null;
+  clearInterval(statusTimer);
+  if (binding) {
+    binding.destroy();
+  }
+  presence.unsubscribe(() => presence.destroy());
+  doc.unsubscribe(() => doc.destroy());
+  $('doc-title').textContent = '';
+}
+
+async function showHome() {
+  const view = $('view');
+  const input = el('input', {name: 'id', value: newId(), required: true,
+                             pattern: '[A-Za-z0-9._~\\-]{1,100}',
+                             title: 'letters, digits, . _ ~ -'});
+  const list = el('ul', {className: 'doc-list'});
+  const hint = el('p', {className: 'hint'});
+  const form = el('form', {}, input,
+                  el('button', {className: 'primary', type: 'submit',
+                                textContent: 'Create document'}));
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const id = input.value.trim();
+    if (validId(id)) {
+      location.hash = `#/d/${id}`;
+    }
+  });
+
+  view.replaceChildren(el('section', {className: 'home'},
+    el('h1', {textContent: 'Documents'}), form, list, hint));
+
+  const {listed, docs} = await listDocuments(API, COLLECTION);
+
+  for (const d of docs) {
+    const metaText = d.server
+      ? `v${d.v}` + (d.updated ? ` · ${new Date(d.updated).toLocaleString()}` : '')
+      : 'opened here';
+    list.append(el('li', {},
+      el('a', {href: `#/d/${encodeURIComponent(d.id)}`, textContent: d.id}),
+      el('span', {className: 'meta', textContent: metaText})));
+  }
+  if (!docs.length) {
+    list.append(el('li', {className: 'hint',
+                          textContent: 'No documents yet: create one.'}));
+  }
+  hint.textContent = listed ? ''
+    : 'The server has no document list API here: showing the documents '
+      + 'opened in this browser.';
+}
+
+function showEditor(id) {
+  const view = $('view');
+  const status = el('span', {className: 'status'});
+  const peers = el('span', {className: 'peers'});
+  const box = el('div', {className: 'editor'});
+  const doc = conn.connection.get(COLLECTION, id);
+  const presence = conn.connection.getDocPresence(COLLECTION, id);
+  const me = {id, doc, presence, binding: null};
+
+  current = me;
+  remember(id);
+  $('doc-title').textContent = id;
+  view.replaceChildren(
+    el('div', {className: 'doc-bar'}, status, el('span', {textContent: '·'}),
+       el('span', {textContent: 'editing with:'}), peers),
+    box);
+  status.textContent = 'loading…';
+
+  function showStatus() {
+    const saved = doc.hasWritePending() ? 'saving…' : 'saved';
+    status.textContent = doc.type
+      ? `version ${doc.version} · ${saved}`
+      : 'loading…';
+    status.dataset.version = doc.version === null ? '' : String(doc.version);
+    status.dataset.pending = String(doc.hasWritePending());
+  }
+
+  function showPeers(list) {
+    peers.replaceChildren(...(list.length ? list.map((p) =>
+      el('span', {className: 'peer', textContent: p.name,
+                  style: `background:${p.color}`}))
+      : [el('span', {textContent: 'nobody else'})]));
+  }
+
+  function start() {
+    if (current !== me || me.binding) {
+      return;
+    }
+    me.binding = bindEditor({
+      parent: box, doc, presence, onPeers: showPeers,
+      me: () => ({name: identity.name, color: identity.color}),
+    });
+    showStatus();
+  }
+
+  doc.on('error', (err) => console.warn('collab: doc', id, err));
+  presence.on('error', (err) => console.warn('collab: presence', id, err));
+  statusTimer = setInterval(showStatus, 250);
+
+  presence.subscribe((err) => {
+    if (err) {
+      console.warn('collab: presence subscribe', err);
+    }
+  });
+
+  doc.subscribe((err) => {
+    if (err) {
+      status.replaceChildren(el('span', {className: 'error',
+                                         textContent: err.message}));
+      return;
+    }
+    if (current !== me) {
+      return;
+    }
+    if (doc.type) {
+      start();
+      return;
+    }
+    /* opening a new id creates it; losing a creation race is fine */
+    doc.create('', type.uri, (e) => {
+      if (e && e.code !== 'ERR_DOC_ALREADY_CREATED') {
+        status.replaceChildren(el('span', {className: 'error',
+                                           textContent: e.message}));
+      }
+    });
+    start();
+  });
+
+  doc.on('load', () => doc.type && start());
+  doc.on('create', () => start());
+  showPeers([]);
+}
+
+function route() {
+  const m = /^#\/d\/(.+)$/.exec(location.hash);
+  const id = m ? decodeURIComponent(m[1]) : null;
+
+  if (current && current.id === id) {
+    return;
+  }
+  closeEditor();
+  if (id !== null && validId(id)) {
+    showEditor(id);
+  } else {
+    showHome();
+  }
+}
+
+window.addEventListener('hashchange', route);
+window.addEventListener('pagehide', () => closeEditor());
+
+showIdentity();
+route();
+
+window.collab = {
+  connection: conn.connection,
+  socket: conn.socket,
+  offline: () => conn.offline(),
+  online: () => conn.online(),
+  get doc() {
+    return current && current.doc;
+  },
+  get view() {
+    return current && current.binding && current.binding.view;
+  },
+  get identity() {
+    return identity;
+  },
+};

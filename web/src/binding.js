@@ -1,0 +1,212 @@
+/*
+ * CodeMirror 6 <-> sharedb text-unicode document, plus doc presence.
+ *
+ * Local edits: every CodeMirror transaction that changes the text (and was
+ * not ours) becomes one text-unicode op, submitted at once, so the editor's
+ * text and doc.data are always equal.  Remote ops: applied to the editor as
+ * one transaction that is kept out of the undo history.  CodeMirror counts
+ * UTF-16 units, text-unicode code points: every position is converted.
+ */
+
+import {Annotation, EditorState, Transaction} from '@codemirror/state';
+import {
+  EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers,
+} from '@codemirror/view';
+import {
+  defaultKeymap, history, historyKeymap, indentWithTab,
+} from '@codemirror/commands';
+
+import {remoteCursorField, setRemoteCursors} from './cursors.js';
+import {safeColor} from './identity.js';
+import {changesToOp, opToChanges} from './ops.js';
+import {toCodePoints, toUtf16} from './text.js';
+
+const remote = Annotation.define();
+
+/*
+ * doc: a subscribed sharedb Doc that exists (doc.type set).
+ * presence: connection.getDocPresence(collection, id), subscribed.
+ * me(): {name, color} of this participant.
+ * onPeers(list): called with [{id, name, color}] when participants change.
+ */
+export function bindEditor({parent, doc, presence, me, onPeers}) {
+  const source = {binding: true};
+  const local = presence.create();
+  let presenceTimer = null;
+  let cursorsQueued = false;
+  let view = null;
+
+  function text() {
+    return view.state.doc.toString();
+  }
+
+  function resetText() {
+    const current = text();
+
+    if (current !== doc.data) {
+      view.dispatch({
+        changes: {from: 0, to: current.length, insert: doc.data},
+        annotations: [remote.of(true), Transaction.addToHistory.of(false)],
+      });
+    }
+  }
+
+  function submitPresence() {
+    presenceTimer = null;
+
+    if (!doc.type || !view) {
+      return;
+    }
+
+    const sel = view.state.selection.main;
+    const s = text();
+    const value = {
+      ...me(),
+      sel: [toCodePoints(s, sel.anchor), toCodePoints(s, sel.head)],
+    };
+
+    local.submit(value, (err) => {
+      if (err) {
+        console.warn('collab: presence', err);
+      }
+    });
+  }
+
+  function queuePresence() {
+    if (presenceTimer === null) {
+      presenceTimer = setTimeout(submitPresence, 30);
+    }
+  }
+
+  /* rebuilt after the current event, when the editor has every op */
+  function queueCursors() {
+    if (cursorsQueued) {
+      return;
+    }
+    cursorsQueued = true;
+
+    queueMicrotask(() => {
+      const cursors = [];
+      const peers = [];
+      let s;
+
+      cursorsQueued = false;
+      if (!view) {
+        return;
+      }
+
+      s = text();
+      for (const [id, p] of Object.entries(presence.remotePresences)) {
+        if (!p || !Array.isArray(p.sel)) {
+          continue;
+        }
+        const name = String(p.name || 'anonymous').slice(0, 40);
+        const color = safeColor(p.color);
+
+        peers.push({id, name, color});
+        cursors.push({
+          name,
+          color,
+          anchor: toUtf16(s, p.sel[0]),
+          head: toUtf16(s, p.sel[1]),
+        });
+      }
+
+      view.dispatch({effects: setRemoteCursors.of(cursors)});
+      onPeers(peers);
+    });
+  }
+
+  function onOp(op, src) {
+    if (src === source) {
+      return;
+    }
+
+    try {
+      view.dispatch({
+        changes: opToChanges(op, text()),
+        annotations: [remote.of(true), Transaction.addToHistory.of(false)],
+      });
+    } catch (e) {
+      console.warn('collab: op did not apply to the editor', e);
+    }
+
+    if (text() !== doc.data) {
+      /* never expected; the document is the truth */
+      console.warn('collab: editor diverged from the document, reset');
+      resetText();
+    }
+    queueCursors();
+  }
+
+  function onLoad() {
+    if (doc.type) {
+      resetText();
+    }
+    queueCursors();
+  }
+
+  const updates = EditorView.updateListener.of((u) => {
+    for (const tr of u.transactions) {
+      if (!tr.docChanged || tr.annotation(remote)) {
+        continue;
+      }
+
+      const op = changesToOp(tr.changes, tr.startState.doc);
+      if (op.length) {
+        doc.submitOp(op, {source}, (err) => {
+          if (err) {
+            console.warn('collab: op rejected', err);
+          }
+        });
+      }
+    }
+
+    if (u.selectionSet || u.docChanged || u.focusChanged) {
+      queuePresence();
+    }
+  });
+
+  view = new EditorView({
+    parent,
+    state: EditorState.create({
+      doc: doc.data,
+      extensions: [
+        lineNumbers(),
+        history(),
+        drawSelection(),
+        highlightActiveLine(),
+        EditorView.lineWrapping,
+        keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
+        remoteCursorField,
+        updates,
+      ],
+    }),
+  });
+
+  doc.on('op', onOp);
+  doc.on('load', onLoad);
+  doc.on('create', onLoad);
+  presence.on('receive', queueCursors);
+  local.on('error', (err) => console.warn('collab: presence', err));
+  queueCursors();
+  submitPresence();
+
+  return {
+    view,
+
+    /* the name or colour changed: tell the others */
+    refreshPresence: queuePresence,
+
+    destroy() {
+      doc.removeListener('op', onOp);
+      doc.removeListener('load', onLoad);
+      doc.removeListener('create', onLoad);
+      presence.removeListener('receive', queueCursors);
+      clearTimeout(presenceTimer);
+      local.submit(null, () => local.destroy());
+      view.destroy();
+      view = null;
+    },
+  };
+}
