@@ -248,8 +248,10 @@ idle() {
             f = f "\"conns\":%d,\"connected\":%d,\"rss_before_kb\":%d,"
             f = f "\"rss_after_kb\":%d,\"kib_per_conn\":%.2f,"
             f = f "\"idle_cpu_pct\":%.2f}\n"
-            printf f, srv, n, conns, c, r0, r1,
-                c > 0 ? (r1 - r0) / c : 0, (c1 - c0) * 100 / hz / 5 }' \
+            per = 0
+            if (c > 0) per = (r1 - r0) / c
+            printf f, srv, n, conns, c, r0, r1, per, (c1 - c0) * 100 / hz / 5
+        }' \
         >> "$results"
     tail -1 "$results" >&2
     sleep 2

@@ -14,6 +14,7 @@ __DATA__
 
 === TEST 1: two browsers edit one document
 --- http_config
+    include /etc/nginx/mime.types;
     collab_postgres "$TEST_COLLAB_PG";
     collab_redis $TEST_COLLAB_REDIS;
 --- config
@@ -166,12 +167,16 @@ async function converged(pages, what) {
         await until(async () => (await state(a)).carets.includes('Bob')
                     && (await state(b)).carets.includes('Alice'), 'carets');
         check(true, "each page shows the other's caret and name");
+        check(await a.evaluate(() => getComputedStyle(
+                  document.querySelector('.cm-remote-name')).position)
+              === 'absolute', 'the stylesheet is applied');
         await until(() => a.evaluate(() =>
             !!document.querySelector('.cm-remote-selection')),
             "B's selection on A");
         check(true, "page A shows B's selection");
 
         /* the screenshot for the README: both editors side by side */
+        await sleep(400);
         const shots = await Promise.all(pages.map((p) => p.screenshot(
             {animations: 'disabled', caret: 'hide'})));
         const board = await browser.newPage({

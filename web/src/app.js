@@ -173,7 +173,10 @@ function showEditor(id) {
 
   doc.on('error', (err) => console.warn('collab: doc', id, err));
   presence.on('error', (err) => console.warn('collab: presence', id, err));
+  /* acks move the version without an event of their own: poll too */
   statusTimer = setInterval(showStatus, 250);
+  doc.on('no write pending', showStatus);
+  doc.on('op', showStatus);
 
   presence.subscribe((err) => {
     if (err) {

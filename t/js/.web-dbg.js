@@ -1,0 +1,20 @@
+const {chromium} = require('playwright-core');
+(async () => {
+  const browser = await chromium.launch({executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox','--disable-gpu']});
+  const page = await browser.newPage({viewport: {width: 900, height: 500}});
+  page.on('pageerror', (e) => console.log('pageerror', e.message));
+  page.on('console', (m) => console.log('console', m.type(), m.text().slice(0,200)));
+  await page.goto('http://127.0.0.1:27080/');
+  await page.waitForSelector('.doc-list li');
+  await page.fill('input[name=id]', 'from-the-form');
+  await page.click('button.primary');
+  await page.waitForFunction(() => window.collab.view && window.collab.doc.type);
+  await page.click('.cm-content'); await page.keyboard.type('made from the list page');
+  await new Promise(r => setTimeout(r, 800));
+  await page.goto('http://127.0.0.1:27080/#/');
+  await page.waitForSelector('.doc-list li a');
+  await new Promise(r => setTimeout(r, 500));
+  await page.screenshot({path: '/tmp/web-home.png'});
+  console.log(await page.evaluate(() => document.querySelector('.doc-list').innerText));
+  await browser.close();
+})();
