@@ -34,12 +34,13 @@ let identity = getIdentity();
 let current = null;    /* the open editor: {id, doc, presence, binding} */
 let statusTimer = null;
 
+let wantOnline = true;
+
 const conn = connect((state) => {
   const badge = $('conn');
   badge.dataset.state = state;
   badge.textContent = state;
-  $('conn-toggle').textContent = conn && !conn.wantOnline
-                                 ? 'Go online' : 'Go offline';
+  $('conn-toggle').textContent = wantOnline ? 'Go offline' : 'Go online';
   document.body.dataset.conn = state;
 });
 
@@ -58,13 +59,16 @@ $('me-name').addEventListener('change', (e) => {
   }
 });
 
-$('conn-toggle').addEventListener('click', () => {
-  if (conn.wantOnline) {
-    conn.offline();
-  } else {
+function setOnline(on) {
+  wantOnline = on;
+  if (on) {
     conn.online();
+  } else {
+    conn.offline();
   }
-});
+}
+
+$('conn-toggle').addEventListener('click', () => setOnline(!wantOnline));
 
 /* views */
 
@@ -73,15 +77,20 @@ function closeEditor() {
     return;
   }
 
-  const {doc, presence, binding} = current;
+  const {doc, presence, binding, off} = current;
 
   current = null;
   clearInterval(statusTimer);
+  off();
   if (binding) {
     binding.destroy();
   }
-  presence.unsubscribe(() => presence.destroy());
-  doc.unsubscribe(() => doc.destroy());
+  /*
+   * unsubscribed but not destroyed: coming back to the same id at once
+   * must not find a Doc that a late destroy() then takes away
+   */
+  presence.unsubscribe();
+  doc.unsubscribe();
   $('doc-title').textContent = '';
 }
 
@@ -133,7 +142,7 @@ function showEditor(id) {
   const box = el('div', {className: 'editor'});
   const doc = conn.connection.get(COLLECTION, id);
   const presence = conn.connection.getDocPresence(COLLECTION, id);
-  const me = {id, doc, presence, binding: null};
+  const me = {id, doc, presence, binding: null, off: null};
 
   current = me;
   remember(id);
@@ -171,12 +180,32 @@ function showEditor(id) {
     showStatus();
   }
 
-  doc.on('error', (err) => console.warn('collab: doc', id, err));
-  presence.on('error', (err) => console.warn('collab: presence', id, err));
+  function onError(err) {
+    console.warn('collab:', id, err);
+  }
+
+  function onLoad() {
+    if (doc.type) {
+      start();
+    }
+  }
+
+  const listeners = [[doc, 'error', onError], [presence, 'error', onError],
+                     [doc, 'no write pending', showStatus],
+                     [doc, 'op', showStatus], [doc, 'load', onLoad],
+                     [doc, 'create', onLoad]];
+
+  for (const [target, name, fn] of listeners) {
+    target.on(name, fn);
+  }
+  me.off = () => {
+    for (const [target, name, fn] of listeners) {
+      target.removeListener(name, fn);
+    }
+  };
+
   /* acks move the version without an event of their own: poll too */
   statusTimer = setInterval(showStatus, 250);
-  doc.on('no write pending', showStatus);
-  doc.on('op', showStatus);
 
   presence.subscribe((err) => {
     if (err) {
@@ -207,8 +236,6 @@ function showEditor(id) {
     start();
   });
 
-  doc.on('load', () => doc.type && start());
-  doc.on('create', () => start());
   showPeers([]);
 }
 
@@ -236,8 +263,8 @@ route();
 window.collab = {
   connection: conn.connection,
   socket: conn.socket,
-  offline: () => conn.offline(),
-  online: () => conn.online(),
+  offline: () => setOnline(false),
+  online: () => setOnline(true),
   get doc() {
     return current && current.doc;
   },

@@ -71,9 +71,5 @@ export function connect(onState) {
       socket.reconnect();
       report();
     },
-
-    get wantOnline() {
-      return wantOnline;
-    },
   };
 }
