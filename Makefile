@@ -149,3 +149,8 @@ bench-quick:
 .PHONY: bench-ot
 bench-ot:
 	bash bench/ot/run.sh
+
+# refresh the README's screenshot from the last browser test run
+.PHONY: screenshot
+screenshot:
+	cp build/screenshot-editors.png docs/screenshot-editors.png

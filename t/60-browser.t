@@ -3,7 +3,8 @@
 # type concurrently (emoji included), converge to the server's snapshot,
 # show each other's caret, selection and name; a reload keeps the text; edits
 # made offline (the page's "Go offline" button, then the network cut under
-# an open socket) survive the reconnect.  Saves docs/screenshot-editors.png.
+# an open socket) survive the reconnect.  Saves build/screenshot-editors.png
+# (`make screenshot` copies it to docs/ for the README).
 # Needs web/dist (make web) and /usr/bin/chromium (.ci/deps.sh).
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
@@ -38,7 +39,7 @@ sharedb.types.register(textUnicode.type);
 const HTTP = process.env.COLLAB_HTTP_URL;
 const WS = process.env.COLLAB_WS_URL;
 const SHOT = process.env.COLLAB_SCREENSHOT
-    || path.join(process.env.COLLAB_ROOT, 'docs/screenshot-editors.png');
+    || path.join(process.env.COLLAB_ROOT, 'build/screenshot-editors.png');
 const ID = 'team-notes';
 const A_TEXT = '- try it with emoji 😀 ';
 const B_TEXT = 'Weekly sync 🎉\n';

@@ -24,6 +24,9 @@
 #define NGX_HTTP_COLLAB_COMMIT_BATCH     512
 #define NGX_HTTP_COLLAB_COMMIT_RETRIES   16
 
+/* ms an idle queue keeps the lock for the next op */
+#define NGX_HTTP_COLLAB_COMMIT_LINGER    3
+
 #define NGX_HTTP_COLLAB_LOCK_NONE        0
 #define NGX_HTTP_COLLAB_LOCK_ACQUIRING   1
 #define NGX_HTTP_COLLAB_LOCK_LOCKED      2
@@ -46,6 +49,8 @@ static void ngx_http_collab_commit_released(
     ngx_http_collab_lock_result_e rc, void *data);
 static void ngx_http_collab_commit_release(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_retry_handler(ngx_event_t *ev);
+static void ngx_http_collab_commit_linger(ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_commit_linger_handler(ngx_event_t *ev);
 static void ngx_http_collab_commit_later(ngx_http_collab_doc_t *doc,
     ngx_msec_t ms);
 static ngx_int_t ngx_http_collab_commit_prepare(ngx_http_collab_doc_t *doc,
@@ -92,6 +97,11 @@ ngx_http_collab_commit_init(ngx_http_collab_doc_t *doc)
     doc->lock_retry.log = ngx_http_collab_doc_worker.log;
     doc->lock_retry.cancelable = 1;
 
+    doc->linger.handler = ngx_http_collab_commit_linger_handler;
+    doc->linger.data = doc;
+    doc->linger.log = ngx_http_collab_doc_worker.log;
+    doc->linger.cancelable = 1;
+
     if (!ngx_http_collab_redis_enabled()) {
         return NGX_OK;
     }
@@ -108,6 +118,10 @@ ngx_http_collab_commit_free(ngx_http_collab_doc_t *doc)
 
     if (doc->lock_retry.timer_set) {
         ngx_del_timer(&doc->lock_retry);
+    }
+
+    if (doc->linger.timer_set) {
+        ngx_del_timer(&doc->linger);
     }
 
     if (doc->lock.key.data) {
@@ -280,8 +294,12 @@ ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc)
     }
 
     if (ngx_queue_empty(&doc->submits)) {
-        ngx_http_collab_commit_release(doc);
+        ngx_http_collab_commit_linger(doc);
         return;
+    }
+
+    if (doc->linger.timer_set) {
+        ngx_del_timer(&doc->linger);
     }
 
     if (ngx_http_collab_commit_lock(doc) != NGX_OK) {
@@ -332,8 +350,7 @@ ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc)
 
     if (n == 0) {
         if (ngx_queue_empty(&doc->submits)) {
-            ngx_http_collab_commit_release(doc);
-            ngx_http_collab_doc_idle(doc);
+            ngx_http_collab_commit_linger(doc);
         }
 
         return;
@@ -368,7 +385,8 @@ ngx_http_collab_commit_idle(ngx_http_collab_doc_t *doc)
 {
     return (doc->lock_state == NGX_HTTP_COLLAB_LOCK_NONE
             || doc->lock_state == NGX_HTTP_COLLAB_LOCK_SKIP)
-           && doc->lock.op == NULL && !doc->lock_retry.timer_set;
+           && doc->lock.op == NULL && !doc->lock_retry.timer_set
+           && !doc->linger.timer_set;
 }
 
 
@@ -476,6 +494,21 @@ ngx_http_collab_commit_locked(ngx_http_collab_lock_result_e rc, void *data)
         /* another worker commits this document: try again shortly */
         doc->lock_state = NGX_HTTP_COLLAB_LOCK_NONE;
 
+        if (doc->lock_backoff == 0) {
+            doc->lock_wait = ngx_current_msec;
+
+        } else if (ngx_current_msec - doc->lock_wait
+                   > ngx_http_collab_doc_worker.cmcf->lock_ttl / 2)
+        {
+            /*
+             * Its holder may be dead (its lease has not run out yet):
+             * commit anyway, the primary key keeps the log right.
+             */
+            doc->lock_backoff = 0;
+            doc->lock_state = NGX_HTTP_COLLAB_LOCK_SKIP;
+            break;
+        }
+
         if (doc->lock_backoff < 32) {
             doc->lock_backoff = doc->lock_backoff ? doc->lock_backoff * 2 : 1;
         }
@@ -564,6 +597,40 @@ ngx_http_collab_commit_released(ngx_http_collab_lock_result_e rc,
     }
 
     ngx_http_collab_doc_idle(doc);
+}
+
+
+/*
+ * The queue is empty: keep the lock a moment, as a client usually sends
+ * its next op right after its ack; then let it go.
+ */
+static void
+ngx_http_collab_commit_linger(ngx_http_collab_doc_t *doc)
+{
+    if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED) {
+        ngx_http_collab_commit_release(doc);
+        ngx_http_collab_doc_idle(doc);
+        return;
+    }
+
+    if (!doc->linger.timer_set) {
+        ngx_add_timer(&doc->linger, NGX_HTTP_COLLAB_COMMIT_LINGER);
+    }
+}
+
+
+static void
+ngx_http_collab_commit_linger_handler(ngx_event_t *ev)
+{
+    ngx_http_collab_doc_t  *doc = ev->data;
+
+    if (ngx_queue_empty(&doc->submits) && !doc->committing) {
+        ngx_http_collab_commit_release(doc);
+        ngx_http_collab_doc_idle(doc);
+        return;
+    }
+
+    ngx_http_collab_commit_run(doc);
 }
 
 

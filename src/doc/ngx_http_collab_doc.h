@@ -134,6 +134,8 @@ struct ngx_http_collab_doc_s {
     ngx_uint_t                 lock_state;
     ngx_msec_t                 lock_time;
     ngx_msec_t                 lock_backoff;
+    ngx_msec_t                 lock_wait;   /* since when it is refused */
+    ngx_event_t                linger;
     ngx_http_collab_redis_lock_t  lock;
     ngx_event_t                lock_retry;
     uint64_t                   publish_end;
