@@ -157,6 +157,8 @@ DO $$ BEGIN
         CREATE ROLE collab LOGIN;
     END IF;
 END $$;
+-- tests read settings such as data_directory
+GRANT pg_read_all_settings TO collab;
 CREATE DATABASE collab OWNER collab;
 EOF
     fi

@@ -134,12 +134,15 @@ C.main(async () => {
   C.check(!ack1.error, 'first submit acked', ack1);
   const src = r1.id;
   r1.close();
+  await C.waitFor(() => da.version === 2, 5000, 'the subscriber receives the '
+                  + 'first op', () => `v${da.version} ${JSON.stringify(da.data)}`);
   await C.within(C.submit(da, [4, 'Y']), 5000, 'another op lands on top');
   await C.converge([da], 5000, 'a catches up', () => C.headVersion('t41', 'raw'));
   C.eq(da.data, 'aXbcY', 'text before the resend');
 
   C.stage('a new connection resends it with the old src, seq and v');
-  const r2 = await C.RawClient.open(url);
+  // like the stock client, the reconnecting side asks for its old id
+  const r2 = await C.RawClient.open(url, src);
   r2.send({ a: 's', c: 't41', d: 'raw' });
   await r2.next((m) => m.a === 's' && m.d === 'raw', 5000, 'subscribe reply');
   r2.send({ a: 'op', c: 't41', d: 'raw', v: 1, src, seq: 7, op: [1, 'X'] });

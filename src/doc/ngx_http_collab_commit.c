@@ -1282,11 +1282,16 @@ ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
     }
 
     if (last == NGX_OK) {
-        doc->committing = 1;
-        doc->publishing = 1;
-        doc->publish_end = v;
+        doc->publish_pending++;
         doc->refs++;
-        return;
+
+        if (!doc->remote_quiet) {
+            /* others may be subscribed: they should see it about now */
+            doc->committing = 1;
+            doc->publishing = 1;
+            doc->publish_end = v;
+            return;
+        }
     }
 
     ngx_http_collab_commit_deliver(doc);
@@ -1304,6 +1309,25 @@ ngx_http_collab_commit_published(redisReply *reply, void *data)
     }
 
     doc->refs--;
+    doc->publish_pending--;
+
+    /*
+     * The receivers of the last PUBLISH: only this worker's subscription
+     * (or none) means no one elsewhere waits, and later acks need not
+     * wait for Redis.
+     */
+
+    if (reply && reply->type == REDIS_REPLY_INTEGER) {
+        doc->remote_quiet = (reply->integer <= (doc->channel_on ? 1 : 0));
+
+    } else {
+        doc->remote_quiet = 0;
+    }
+
+    if (!doc->publishing || doc->publish_pending) {
+        return;
+    }
+
     doc->committing = 0;
     doc->publishing = 0;
 

@@ -139,6 +139,8 @@ struct ngx_http_collab_doc_s {
     ngx_http_collab_redis_lock_t  lock;
     ngx_event_t                lock_retry;
     uint64_t                   publish_end;
+    ngx_uint_t                 publish_pending;
+    unsigned                   remote_quiet:1;
     unsigned                   committing:1;
     unsigned                   publishing:1;
     unsigned                   release_pending:1;

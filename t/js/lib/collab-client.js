@@ -356,13 +356,14 @@ class RawClient {
     this.ws.on('close', () => { this.closedByPeer = true; this._wake(); });
   }
 
-  static async open(url) {
+  // id: the previous src id to ask for again, as a reconnecting client does
+  static async open(url, id = null) {
     const r = new RawClient(url);
     await within(new Promise((res, rej) => {
       r.ws.once('open', res);
       r.ws.once('error', rej);
     }), 5000, `raw connect to ${url}`);
-    r.send({ a: 'hs', id: null, protocol: 1, protocolMinor: 2 });
+    r.send({ a: 'hs', id, protocol: 1, protocolMinor: 2 });
     const hs = await r.next((m) => m.a === 'hs', 5000, 'handshake reply');
     check(typeof hs.id === 'string' && hs.id.length > 0,
           'handshake reply carries a string id', hs);

@@ -40,6 +40,11 @@ sub start {
     $base =~ s/[^\w.-]/_/g;
     my $sr = "$Test::Collab::ROOT/t/servroot/$base-$name";
 
+    # the same file run twice at once (as the runner does): a live owner
+    # keeps the plain prefix, we take a pid-suffixed one
+    my ($owner) = _slurp("$sr/.owner") =~ /(\d+)/;
+    $sr .= ".$$" if $owner && $owner != $$ && kill 0, $owner;
+
     my $self = bless { name => $name, servroot => $sr,
                        workers => $o{workers} || 1 }, $class;
 
@@ -47,6 +52,7 @@ sub start {
     for my $attempt (1 .. 3) {
         remove_tree($sr);
         make_path("$sr/conf", "$sr/logs", "$sr/html");
+        _spew("$sr/.owner", "$$\n");
         $self->{port} = _free_port();
         _spew("$sr/conf/nginx.conf", $self->_config(%o));
 
