@@ -86,14 +86,8 @@ test-fuzz: $(FUZZERS)
 fuzz:
 	$(MAKE) test-fuzz FUZZ_SECONDS=600
 
-# TODO(lead): drop the "not there yet" branch once t/ot/run.sh is committed
 test-ot:
-	@if [ -f t/ot/run.sh ]; then bash t/ot/run.sh; \
-	elif git ls-files --error-unmatch t/ot/run.sh > /dev/null 2>&1; then \
-	    echo "test-ot: t/ot/run.sh is tracked but missing" >&2; exit 1; \
-	else \
-	    echo "test-ot: SKIPPED: t/ot/run.sh does not exist yet"; \
-	fi
+	bash t/ot/run.sh
 
 # nginx-level tests (t/*.t, see t/README.md); fails unless prove got to
 # its summary line and it says PASS

@@ -1,8 +1,9 @@
 # Convergence under concurrency across workers and instances: 10 sharedb
 # clients spread over both workers of one nginx and a second nginx (own
-# port, same PostgreSQL and Redis) make 2,000+ random concurrent ops on one
-# document (plus two cooler ones); replicas, fresh fetches from each
-# instance and the op log replayed with ot-text-unicode must agree.
+# port, same PostgreSQL and Redis) make 2,400 random concurrent ops on one
+# document (2,000+ of them separate commits; plus two cooler documents);
+# replicas, fresh fetches from each instance and the op log replayed with
+# ot-text-unicode must agree.
 # The work is in t/js/convergence.js.
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
@@ -60,7 +61,8 @@ for my $round ([seed => 42, coll => 't42a'], [seed => 7, coll => 't42b']) {
         "require(process.env.COLLAB_ROOT + '/t/js/convergence.js');\n",
         COLLAB_WS_URLS => "ws://127.0.0.1:$rp_a/ws,ws://127.0.0.1:$rp_b/ws",
         CONV_SEED => $r{seed}, CONV_COLLECTION => $r{coll},
-        CONV_CLIENTS => 10, CONV_HOT_OPS => 2000, CONV_COLD_DOCS => 2,
+        CONV_CLIENTS => 10, CONV_HOT_OPS => 2400, CONV_MIN_HOT => 2000,
+        CONV_COLD_DOCS => 2,
         CONV_COLD_OPS => 300, CONV_TYPEAHEAD => 2,
         CONV_DISTINCT => '2,2', CONV_TIMEOUT => 140000,
         timeout => 150);

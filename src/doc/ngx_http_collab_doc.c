@@ -388,8 +388,8 @@ ngx_http_collab_doc_advance(ngx_http_collab_doc_t *doc, ngx_uint_t kind,
         break;
     }
 
-    /* anything but our own commit makes the working copy stale */
-    if (!doc->own_apply && doc->work) {
+    /* anything but our own edit makes the working copy stale */
+    if ((!doc->own_apply || kind != NGX_HTTP_COLLAB_DOC_OP) && doc->work) {
         collab_text_free(doc->work);
         doc->work = NULL;
     }

@@ -65,6 +65,12 @@ typedef struct {
 } ngx_http_collab_pg_pool_t;
 
 
+static char *ngx_http_collab_pg_resolve(ngx_conf_t *cf,
+    ngx_http_collab_main_conf_t *cmcf, PQconninfoOption *opts);
+static ngx_int_t ngx_http_collab_pg_resolve_host(ngx_conf_t *cf,
+    u_char *host, size_t len, ngx_str_t *addr);
+static ngx_uint_t ngx_http_collab_pg_numeric(u_char *host, size_t len);
+static u_char *ngx_http_collab_pg_quote(u_char *p, const char *s);
 static ngx_int_t ngx_http_collab_pg_params(ngx_cycle_t *cycle,
     ngx_http_collab_pg_pool_t *pool, ngx_str_t *conninfo);
 static void ngx_http_collab_pg_connect(ngx_http_collab_pg_conn_t *pc);
@@ -104,7 +110,7 @@ char *
 ngx_http_collab_pg_check_conf(ngx_conf_t *cf,
     ngx_http_collab_main_conf_t *cmcf)
 {
-    char              *ci, *err;
+    char              *ci, *err, *rv;
     ngx_str_t          msg;
     PQconninfoOption  *opts;
 
@@ -135,9 +141,198 @@ ngx_http_collab_pg_check_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    rv = ngx_http_collab_pg_resolve(cf, cmcf, opts);
+
     PQconninfoFree(opts);
 
+    return rv;
+}
+
+
+/*
+ * libpq resolves "host" names with a blocking getaddrinfo() inside
+ * PQconnectStartParams()/PQconnectPoll(), in the worker, at every
+ * (re)connection.  Names are resolved here instead, once, as nginx does
+ * for upstream servers, and handed to libpq as "hostaddr" (it still uses
+ * "host" for authentication and certificate checks).  The conninfo is
+ * rewritten as keyword='value' pairs with the hostaddr list added.
+ */
+
+static char *
+ngx_http_collab_pg_resolve(ngx_conf_t *cf, ngx_http_collab_main_conf_t *cmcf,
+    PQconninfoOption *opts)
+{
+    u_char            *p, *last, *item, *end;
+    size_t             len;
+    ngx_str_t          addr;
+    ngx_uint_t         named;
+    const char        *host;
+    PQconninfoOption  *o;
+
+    host = NULL;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL || o->val[0] == '\0') {
+            continue;
+        }
+
+        if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            /* the operator chose the addresses */
+            return NGX_CONF_OK;
+        }
+
+        if (ngx_strcmp(o->keyword, "host") == 0) {
+            host = o->val;
+        }
+    }
+
+    if (host == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    /*
+     * hostaddr='a,b,...' has one entry per host; entries left empty
+     * (socket paths, addresses) make libpq use the host as it is
+     */
+
+    len = sizeof("hostaddr=''")
+          + (NGX_INET6_ADDRSTRLEN + 1) * (ngx_strlen(host) + 1);
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val) {
+            len += ngx_strlen(o->keyword) + 4 + 2 * ngx_strlen(o->val);
+        }
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    last = p;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val) {
+            last = ngx_sprintf(last, "%s=", o->keyword);
+            last = ngx_http_collab_pg_quote(last, o->val);
+            *last++ = ' ';
+        }
+    }
+
+    last = ngx_cpymem(last, "hostaddr='", sizeof("hostaddr='") - 1);
+
+    named = 0;
+    item = (u_char *) host;
+
+    for ( ;; ) {
+        end = (u_char *) ngx_strchr(item, ',');
+        if (end == NULL) {
+            end = item + ngx_strlen(item);
+        }
+
+        if (end > item && item[0] != '/' && item[0] != '@'
+            && !ngx_http_collab_pg_numeric(item, end - item))
+        {
+            if (ngx_http_collab_pg_resolve_host(cf, item, end - item, &addr)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            last = ngx_cpymem(last, addr.data, addr.len);
+            named = 1;
+        }
+
+        if (*end == '\0') {
+            break;
+        }
+
+        *last++ = ',';
+        item = end + 1;
+    }
+
+    if (!named) {
+        return NGX_CONF_OK;
+    }
+
+    *last++ = '\'';
+
+    cmcf->pg_conninfo.data = p;
+    cmcf->pg_conninfo.len = last - p;
+
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_collab_pg_resolve_host(ngx_conf_t *cf, u_char *host, size_t len,
+    ngx_str_t *addr)
+{
+    ngx_url_t  u;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.host.data = host;
+    u.host.len = len;
+    u.port = 5432;
+
+    if (ngx_inet_resolve_host(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_postgres\" host \"%*s\" "
+                           "not found", len, host);
+        return NGX_ERROR;
+    }
+
+    /* IPv4 first, as nginx orders them; libpq gets the first one */
+
+    addr->data = ngx_pnalloc(cf->pool, NGX_INET6_ADDRSTRLEN);
+    if (addr->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    addr->len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
+                              addr->data, NGX_INET6_ADDRSTRLEN, 0);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_CORE, cf->log, 0,
+                   "collab: postgres host \"%*s\" is %V", len, host, addr);
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_collab_pg_numeric(u_char *host, size_t len)
+{
+#if (NGX_HAVE_INET6)
+    u_char  a6[16];
+
+    if (ngx_inet6_addr(host, len, a6) == NGX_OK) {
+        return 1;
+    }
+#endif
+
+    return ngx_inet_addr(host, len) != INADDR_NONE;
+}
+
+
+/* a conninfo value in single quotes, with \ and ' escaped */
+
+static u_char *
+ngx_http_collab_pg_quote(u_char *p, const char *s)
+{
+    *p++ = '\'';
+
+    while (*s) {
+        if (*s == '\'' || *s == '\\') {
+            *p++ = '\\';
+        }
+
+        *p++ = *s++;
+    }
+
+    *p++ = '\'';
+
+    return p;
 }
 
 

@@ -13,7 +13,8 @@
 // env: COLLAB_WS_URLS (comma-separated), COLLAB_PG, and optionally
 //   CONV_SEED (default 42), CONV_CLIENTS (10), CONV_HOT_OPS (2000),
 //   CONV_COLD_DOCS (2), CONV_COLD_OPS (300), CONV_TYPEAHEAD (2),
-//   CONV_COLLECTION (t42), CONV_DISTINCT ("2,1": distinct server
+//   CONV_COLLECTION (t42), CONV_MIN_HOT (commits the hot doc must get,
+//   default 0), CONV_DISTINCT ("2,1": distinct server
 //   processes wanted per URL; unset = don't check), CONV_TIMEOUT (ms)
 
 'use strict';
@@ -28,6 +29,7 @@ const coldDocs = Number(process.env.CONV_COLD_DOCS || 2);
 const coldOps = Number(process.env.CONV_COLD_OPS || 300);
 const typeahead = Number(process.env.CONV_TYPEAHEAD || 2);
 const coll = process.env.CONV_COLLECTION || 't42';
+const minHot = Number(process.env.CONV_MIN_HOT || 0);
 const distinct = process.env.CONV_DISTINCT
   ? process.env.CONV_DISTINCT.split(',').map(Number) : null;
 
@@ -169,6 +171,10 @@ C.main(async () => {
                                              extra: extra.slice(0, 5) });
     C.log(`${id}: v${v}, ${C.cpLen(want)} code points, ${rows.length} ops `
           + 'logged');
+    if (id === 'hot') {
+      C.check(rows.length - 1 >= minHot, `hot: at least ${minHot} ops `
+              + `committed (got ${rows.length - 1})`);
+    }
   }
   clients.forEach((c) => c.close());
   C.log(`total ${Date.now() - t0} ms`);

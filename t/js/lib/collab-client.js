@@ -567,7 +567,8 @@ async function clientsOnDistinctWorkers(url, n, opts = {}) {
   const byPid = new Map();
   const spare = [];
   for (let i = 0; i < tries && byPid.size < n; i++) {
-    const c = await Client.open(url, { ...opts, name: `${opts.name || 'w'}${i}` });
+    const c = await Client.open(url, { ...opts,
+                                       name: `${opts.name || 'w'}${i}` });
     await waitFor(() => serverPidOf(c, portOf(url)) !== null, 2000,
                   'the server end of the connection is visible in /proc');
     const pid = serverPidOf(c, portOf(url));

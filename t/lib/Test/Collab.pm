@@ -59,7 +59,7 @@ if ($SANITIZE) {
               || "$ROOT/build/asan/ngx_http_collab_module.so";
     $QUIT_TIMEOUT = $ENV{TEST_COLLAB_QUIT_TIMEOUT} || 20;
     $ENV{ASAN_OPTIONS} //= 'abort_on_error=0:detect_leaks=1'
-        . ':detect_stack_use_after_return=0';
+        . ':detect_stack_use_after_return=0:fast_unwind_on_malloc=0';
     $ENV{LSAN_OPTIONS} //= "suppressions=$ROOT/t/lib/lsan.supp"
         . ':print_suppressions=0';
     $ENV{UBSAN_OPTIONS} //= 'print_stacktrace=1:halt_on_error=0';
