@@ -30,7 +30,7 @@ LIBS         := -lyajl
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps module web unit test-unit fuzz fuzz-build test-fuzz test-ot \
-        test-nginx test-js test run stop status clean
+        test-nginx test-js test run stop status clean module-asan test-asan
 
 all: module
 
@@ -99,6 +99,23 @@ test-nginx: module web
 	if ! tail -1 $(BUILD)/prove.log | grep -q '^Result: PASS$$'; then \
 	    echo "test-nginx: prove did not finish with Result: PASS" \
 	         "(exit $$rc, log $(BUILD)/prove.log)" >&2; exit 1; \
+	fi; exit $$rc
+
+# the nginx-level suite against the ASan+UBSan build of the module (see
+# "sanitizer mode" in t/lib/Test/Collab.pm): any sanitizer report fails
+# the block; log in build/asan/prove.log
+module-asan:
+	COLLAB_SANITIZE=1 bash .ci/build-module.sh
+
+ASAN_TESTS ?= t/*.t
+test-asan: module-asan web
+	@mkdir -p $(BUILD)/asan; set -o pipefail; \
+	TEST_COLLAB_SANITIZE=1 prove $(PROVE_FLAGS) $(ASAN_TESTS) 2>&1 \
+	    | tee $(BUILD)/asan/prove.log; \
+	rc=$${PIPESTATUS[0]}; \
+	if ! tail -1 $(BUILD)/asan/prove.log | grep -q '^Result: PASS$$'; then \
+	    echo "test-asan: prove did not finish with Result: PASS" \
+	         "(exit $$rc, log $(BUILD)/asan/prove.log)" >&2; exit 1; \
 	fi; exit $$rc
 
 test-js: module

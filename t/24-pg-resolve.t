@@ -19,7 +19,6 @@ qq{collab_postgres "$ci";\ncollab_postgres_pool 1;}
 GET /api/notes/none/ops
 --- error_code: 404
 --- error_log
-collab: postgres host "localhost" is 127.0.0.1
 connection 0 ready (schema version 1
 --- no_error_log
 [error]
@@ -47,5 +46,3 @@ GET /api/notes/a/ops
 --- wait: 0.5
 --- error_log
 postgres /nonexistent,127.0.0.1:1/collab: connection 0 failed
---- no_error_log
-collab: postgres host

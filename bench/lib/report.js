@@ -191,6 +191,8 @@ if (sweep.length && outDir) {
     const rs = sweep.filter((r) => r.server === s)
       .sort((a, b) => a.rate - b.rate);
     for (const r of rs) {
+      // a point with no ack inside the window (collapse) has no percentile
+      if (!r.acks) continue;
       lines.push([r.rate * r.writers, r.ops_per_s, r.ack.p50_ms, r.ack.p99_ms,
         r.ack.p999_ms].join(' '));
     }

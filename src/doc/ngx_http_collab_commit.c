@@ -509,7 +509,7 @@ ngx_http_collab_commit_locked(ngx_http_collab_lock_result_e rc, void *data)
             break;
         }
 
-        if (doc->lock_backoff < 32) {
+        if (doc->lock_backoff < 8) {
             doc->lock_backoff = doc->lock_backoff ? doc->lock_backoff * 2 : 1;
         }
 
@@ -607,7 +607,9 @@ ngx_http_collab_commit_released(ngx_http_collab_lock_result_e rc,
 static void
 ngx_http_collab_commit_linger(ngx_http_collab_doc_t *doc)
 {
-    if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED) {
+    /* others elsewhere edit it too: let them have the lock at once */
+    if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED || !doc->remote_quiet)
+    {
         ngx_http_collab_commit_release(doc);
         ngx_http_collab_doc_idle(doc);
         return;
