@@ -3,13 +3,13 @@
  *
  * The handler checks the upgrade request, asks the protocol layer
  * (ngx_http_collab_session_pre_upgrade) and sends the 101; from then on the
- * connection's read and write handlers are ours.  The request stays alive
- * (for logging and for the protocol layer), but nothing is allocated from
- * r->pool per message: input is read into one per-worker buffer and parsed
- * in place, a message split over several reads is assembled in a heap
- * buffer sized from the declared frame length and freed at the end of the
- * message, and output is a ring of shared, refcounted frames written with
- * one writev.
+ * connection's read and write handlers are ours.  Once the 101 is out the
+ * request is freed (it is logged then) with its pool and header buffers:
+ * an idle socket keeps only the connection, its small pool and our heap
+ * context.  Input is read into one per-worker buffer and parsed in place,
+ * a message split over several reads is assembled in a heap buffer sized
+ * from the declared frame length and freed at the end of the message, and
+ * output is a ring of shared, refcounted frames written with one writev.
  */
 
 #include <ngx_config.h>
@@ -47,6 +47,7 @@ typedef struct {
     ngx_http_collab_ws_t        ws;          /* first: the public part */
 
     ngx_queue_t                 queue;       /* the worker's sessions */
+    ngx_pool_cleanup_t         *cln;         /* in r->pool until detached */
     ngx_event_t                 timer;       /* ping, pong, linger */
     ngx_msec_t                  last_recv;
 
@@ -92,6 +93,10 @@ static ngx_int_t ngx_http_collab_ws_add_header(ngx_http_request_t *r,
     const char *name, u_char *value, size_t len);
 static ngx_int_t ngx_http_collab_ws_accept(ngx_http_request_t *r,
     ngx_str_t *key);
+static void ngx_http_collab_ws_upgrade_handler(ngx_event_t *ev);
+static void ngx_http_collab_ws_detach(ngx_http_collab_ws_ctx_t *ctx);
+static void ngx_http_collab_ws_free_buffers(ngx_connection_t *c,
+    ngx_http_connection_t *hc);
 static void ngx_http_collab_ws_read_handler(ngx_event_t *rev);
 static void ngx_http_collab_ws_write_handler(ngx_event_t *wev);
 static void ngx_http_collab_ws_timer_handler(ngx_event_t *ev);
@@ -279,19 +284,15 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
         }
     }
 
-    /* allocated once per connection, so r->pool is fine here */
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_collab_ws_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /* on the heap: it outlives the request */
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_collab_ws_accept(r, &key) != NGX_OK) {
+    ctx = ngx_calloc(sizeof(ngx_http_collab_ws_ctx_t), c->log);
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -301,8 +302,13 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
     ctx->ws.priv = ctx;
     ctx->closed = 1;              /* until it is in the session list */
 
+    ctx->cln = cln;
     cln->handler = ngx_http_collab_ws_cleanup;
     cln->data = ctx;
+
+    if (ngx_http_collab_ws_accept(r, &key) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ngx_http_set_ctx(r, ctx, ngx_http_collab_module);
 
@@ -324,8 +330,13 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
     r->main->count++;
 
     c->log->action = "handling WebSocket";
-    c->read->handler = ngx_http_collab_ws_read_handler;
-    c->write->handler = ngx_http_collab_ws_write_handler;
+
+    /*
+     * The request is freed from a posted event, once this call chain has
+     * unwound (nginx still uses the request after this handler returns)
+     */
+    c->read->handler = ngx_http_collab_ws_upgrade_handler;
+    c->write->handler = ngx_http_collab_ws_upgrade_handler;
 
     /* ngx_close_idle_connections() reaches us on shutdown and reload */
     c->idle = 1;
@@ -363,22 +374,151 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
 
     ctx->in_handler = 0;
 
-    if (ctx->destroy) {
-        ngx_http_collab_ws_finalize(ctx);
-        return NGX_DONE;
-    }
-
-    /* frames pipelined behind the request, or bytes already readable */
-
-    if (r->header_in->pos < r->header_in->last || c->read->ready) {
-        ngx_post_event(c->read, &ngx_posted_events);
-    }
-
-    if (ctx->out_n || c->buffered) {
-        ngx_post_event(c->write, &ngx_posted_events);
-    }
+    /* even a failed session is closed from there: nginx still uses r */
+    ngx_post_event(c->write, &ngx_posted_events);
 
     return NGX_DONE;
+}
+
+
+static void
+ngx_http_collab_ws_upgrade_handler(ngx_event_t *ev)
+{
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_collab_ws_ctx_t  *ctx;
+
+    c = ev->data;
+    r = c->data;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_collab_module);
+
+    ngx_http_collab_ws_detach(ctx);
+}
+
+
+/*
+ * Once the 101 is written, free the request: its pool (with the request
+ * struct, header lists and module contexts) and the header buffers are
+ * most of an idle socket's memory.  Bytes pipelined behind the request are
+ * parsed first, then the connection's handlers are the WebSocket ones.
+ */
+
+static void
+ngx_http_collab_ws_detach(ngx_http_collab_ws_ctx_t *ctx)
+{
+    ngx_buf_t              *b;
+    ngx_connection_t       *c;
+    ngx_http_request_t     *r;
+    ngx_http_connection_t  *hc;
+
+    c = ctx->ws.connection;
+    r = ctx->ws.request;
+
+    if (ctx->destroy) {
+        ngx_http_collab_ws_finalize(ctx);
+        return;
+    }
+
+    if (c->buffered) {
+        if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
+            c->error = 1;
+            ngx_http_collab_ws_finalize(ctx);
+            return;
+        }
+
+        if (c->buffered) {
+            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                ngx_http_collab_ws_finalize(ctx);
+            }
+
+            return;
+        }
+    }
+
+    b = r->header_in;
+    hc = r->http_connection;
+
+    ctx->cln->handler = NULL;
+    ctx->cln = NULL;
+    ctx->ws.request = NULL;
+
+    ngx_http_free_request(r, 0);
+
+    c->data = ctx;
+    c->read->handler = ngx_http_collab_ws_read_handler;
+    c->write->handler = ngx_http_collab_ws_write_handler;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "collab ws: request freed");
+
+    /* header buffers live in c->pool: parse what follows, then free */
+
+    if (b->pos < b->last) {
+        ctx->in_handler = 1;
+        ngx_http_collab_ws_input(ctx, b->pos, b->last - b->pos);
+        ctx->in_handler = 0;
+    }
+
+    ngx_http_collab_ws_free_buffers(c, hc);
+
+    if (ctx->destroy) {
+        ngx_http_collab_ws_finalize(ctx);
+        return;
+    }
+
+    if (c->read->ready || c->close) {
+        ngx_http_collab_ws_read_handler(c->read);
+        return;
+    }
+
+    ngx_http_collab_ws_flush(ctx);
+
+    if (ctx->destroy) {
+        ngx_http_collab_ws_finalize(ctx);
+    }
+}
+
+
+/* what ngx_http_set_keepalive() frees, for good */
+
+static void
+ngx_http_collab_ws_free_buffers(ngx_connection_t *c,
+    ngx_http_connection_t *hc)
+{
+    ngx_chain_t  *cl, *ln;
+
+    for (cl = hc->busy; cl; /* void */) {
+        ln = cl;
+        cl = cl->next;
+        ngx_pfree(c->pool, ln->buf->start);
+        ngx_free_chain(c->pool, ln);
+    }
+
+    for (cl = hc->free; cl; /* void */) {
+        ln = cl;
+        cl = cl->next;
+        ngx_pfree(c->pool, ln->buf->start);
+        ngx_free_chain(c->pool, ln);
+    }
+
+    hc->busy = NULL;
+    hc->free = NULL;
+    hc->nbusy = 0;
+
+    if (c->buffer && c->buffer->start
+        && ngx_pfree(c->pool, c->buffer->start) == NGX_OK)
+    {
+        c->buffer->start = NULL;
+        c->buffer->pos = NULL;
+        c->buffer->last = NULL;
+        c->buffer->end = NULL;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        ngx_ssl_free_buffer(c);
+    }
+#endif
 }
 
 
@@ -680,15 +820,12 @@ static void
 ngx_http_collab_ws_read_handler(ngx_event_t *rev)
 {
     ssize_t                    n;
-    ngx_buf_t                 *b;
     ngx_uint_t                 i;
     ngx_connection_t          *c;
-    ngx_http_request_t        *r;
     ngx_http_collab_ws_ctx_t  *ctx;
 
     c = rev->data;
-    r = c->data;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_collab_module);
+    ctx = c->data;
 
     if (c->close) {
 
@@ -710,16 +847,6 @@ ngx_http_collab_ws_read_handler(ngx_event_t *rev)
     }
 
     ctx->in_handler = 1;
-
-    b = r->header_in;
-
-    if (b->pos < b->last) {
-        n = b->last - b->pos;
-        b->pos = b->last;
-        ctx->last_recv = ngx_current_msec;
-        ctx->ping_sent = 0;
-        ngx_http_collab_ws_input(ctx, b->last - n, n);
-    }
 
     for (i = 0; i < NGX_HTTP_COLLAB_WS_READS && !ctx->destroy; i++) {
 
@@ -768,12 +895,10 @@ static void
 ngx_http_collab_ws_write_handler(ngx_event_t *wev)
 {
     ngx_connection_t          *c;
-    ngx_http_request_t        *r;
     ngx_http_collab_ws_ctx_t  *ctx;
 
     c = wev->data;
-    r = c->data;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_collab_module);
+    ctx = c->data;
 
     ngx_http_collab_ws_flush(ctx);
 
@@ -1280,7 +1405,7 @@ ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
         return;
     }
 
-    if (c->buffered) {
+    if (c->buffered && r) {
         /* the rest of the 101 response goes first */
 
         if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
@@ -1446,9 +1571,14 @@ ngx_http_collab_ws_finalize(ngx_http_collab_ws_ctx_t *ctx)
 
     ngx_http_collab_ws_teardown(ctx);
 
-    /* what ngx_http_close_request() does once the count drops to zero */
+    if (r) {
+        /* not detached yet: what ngx_http_close_request() does */
+        ctx->cln->handler = NULL;
+        ngx_http_free_request(r, 0);
+    }
 
-    ngx_http_free_request(r, 0);
+    ngx_free(ctx);
+
     ngx_http_close_connection(c);
 }
 
@@ -1501,9 +1631,11 @@ ngx_http_collab_ws_cleanup(void *data)
 {
     ngx_http_collab_ws_ctx_t  *ctx = data;
 
-    /* the request went away by a path other than ours */
+    /* the request went away, before the detach, by a path not ours */
 
     if (!ctx->closed) {
         ngx_http_collab_ws_teardown(ctx);
     }
+
+    ngx_free(ctx);
 }

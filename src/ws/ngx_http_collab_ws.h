@@ -34,6 +34,11 @@ typedef struct {
 
 
 struct ngx_http_collab_ws_s {
+    /*
+     * The upgrade request: valid during ngx_http_collab_session_open()
+     * only.  It is freed once the 101 is written (an idle socket must stay
+     * small), and NULL from then on: a session copies what it needs.
+     */
     ngx_http_request_t        *request;
     ngx_connection_t          *connection;
     ngx_http_collab_loc_conf_t *conf;
