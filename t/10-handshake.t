@@ -128,3 +128,29 @@ Connection: upgrade
 --- error_code: 101
 --- response_body_like
 \x81\x0a\{"a":"pp"\}\x88\x02\x03\xe8
+
+
+=== TEST 13: a request in large header buffers, frames pipelined behind it
+--- config
+    location /ws { collab_websocket; }
+--- raw_request eval
+"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+. "X-Big: " . ("b" x 3000) . "\r\n\r\n"
+. "\x81\x8a\x00\x00\x00\x00" . '{"a":"pp"}'
+. "\x88\x82\x00\x00\x00\x00\x03\xe8"
+--- error_code: 101
+--- response_body_like
+\x81\x0a\{"a":"pp"\}\x88\x02\x03\xe8
+
+
+=== TEST 14: the request is freed once the 101 is out, the socket stays
+--- config
+    location /ws { collab_websocket; }
+--- ws
+send text {"a":"pp"}
+expect text {"a":"pp"}
+sleep 0.2
+send close 1000
+expect close 1000
+--- error_log
+collab ws: request freed

@@ -1,4 +1,4 @@
-# Real editing traces (/work/shared/traces, CC BY 4.0, see its NOTICE.md)
+# Real editing traces (../shared/traces beside the checkout, CC BY 4.0, see its NOTICE.md)
 # replayed through the server by one sharedb client as an editor would
 # (the stock client composes while an op is in flight, acked at least every
 # TRACE_BATCH transactions), a second client subscribed: both end with
@@ -21,7 +21,7 @@ __DATA__
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const replay = require(process.cwd() + '/traces');
-C.main(() => replay('/work/shared/traces/sveltecomponent.json.gz',
+C.main(() => replay('$TEST_COLLAB_ROOT/../shared/traces/sveltecomponent.json.gz',
                     { batch: 32, timeoutMs: 20000 }), { timeout: 28000 });
 --- node_timeout: 30
 --- no_error_log
@@ -37,7 +37,7 @@ C.main(() => replay('/work/shared/traces/sveltecomponent.json.gz',
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const replay = require(process.cwd() + '/traces');
-C.main(() => replay('/work/shared/traces/friendsforever_flat.json.gz',
+C.main(() => replay('$TEST_COLLAB_ROOT/../shared/traces/friendsforever_flat.json.gz',
                     { batch: 32, timeoutMs: 20000 }), { timeout: 28000 });
 --- node_timeout: 30
 --- no_error_log
@@ -53,7 +53,7 @@ C.main(() => replay('/work/shared/traces/friendsforever_flat.json.gz',
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const replay = require(process.cwd() + '/traces');
-C.main(() => replay('/work/shared/traces/seph-blog1.json.gz',
+C.main(() => replay('$TEST_COLLAB_ROOT/../shared/traces/seph-blog1.json.gz',
                     { batch: 64, timeoutMs: 50000 }), { timeout: 60000 });
 --- node_timeout: 65
 --- no_error_log
@@ -69,7 +69,7 @@ C.main(() => replay('/work/shared/traces/seph-blog1.json.gz',
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const replay = require(process.cwd() + '/traces');
-C.main(() => replay('/work/shared/traces/automerge-paper.json.gz',
+C.main(() => replay('$TEST_COLLAB_ROOT/../shared/traces/automerge-paper.json.gz',
                     { batch: 64, timeoutMs: 120000 }), { timeout: 135000 });
 --- node_timeout: 140
 --- no_error_log

@@ -109,10 +109,11 @@ static void
 ngx_http_collab_redis_read_handler(ngx_event_t *rev)
 {
     int                n;
-    ngx_uint_t         i;
+    ngx_uint_t         i, eof;
     ngx_connection_t  *c;
 
     c = rev->data;
+    eof = 0;
 
     for (i = 0; i < NGX_HTTP_COLLAB_REDIS_READ_ROUNDS; i++) {
 
@@ -124,8 +125,23 @@ ngx_http_collab_redis_read_handler(ngx_event_t *rev)
             return;
         }
 
-        if (ioctl(c->fd, FIONREAD, &n) == -1 || n <= 0) {
+        if (ioctl(c->fd, FIONREAD, &n) == -1) {
             return;
+        }
+
+        if (n <= 0) {
+
+            /*
+             * The peer's FIN came with the last bytes, in the same edge:
+             * one more read lets hiredis see the end of the stream, or a
+             * subscriber would never learn that Redis went away
+             */
+
+            if (!rev->pending_eof || eof) {
+                return;
+            }
+
+            eof = 1;
         }
     }
 
