@@ -30,7 +30,7 @@ LIBS         := -lyajl
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps module web unit test-unit fuzz fuzz-build test-fuzz test-ot \
-        test-nginx test-js test run stop status clean module-asan test-asan
+        test-nginx  test run stop status clean module-asan test-asan
 
 all: module
 
@@ -118,8 +118,6 @@ test-asan: module-asan web
 	         "(exit $$rc, log $(BUILD)/asan/prove.log)" >&2; exit 1; \
 	fi; exit $$rc
 
-test-js: module
-	bash t/js/run.sh
 
 # every suite runs even when an earlier one failed; the exit status is
 # non-zero if any failed

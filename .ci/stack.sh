@@ -5,6 +5,7 @@
 #                         nginx 127.0.0.1:8080 (2 workers) with a config made
 #                         from nginx.conf.example; stays in the foreground
 #                         tailing the error log, Ctrl-C stops everything
+#                         (it also returns when `stop` ran elsewhere)
 #   .ci/stack.sh start    the same, but returns once everything is up
 #   .ci/stack.sh stop     stop everything
 #   .ci/stack.sh status   what is running
@@ -149,8 +150,16 @@ run() {
     echo "stack: following $ngx/logs/error.log (Ctrl-C stops everything)"
     tail -n 0 -F "$ngx/logs/error.log" &
     tailpid=$!
-    wait "$tailpid" || true
-    stop
+
+    # until Ctrl-C, or until nginx is gone: `make stop` from another
+    # terminal must not leave this script and its tail behind
+    while nginx_pid > /dev/null; do
+        sleep 1
+    done
+
+    trap - INT TERM
+    kill "$tailpid" 2>/dev/null || true
+    echo "stack: nginx is gone (make stop?), not following any more"
 }
 
 case ${1:-} in

@@ -7,7 +7,23 @@
  *   store_commit -> OK: advance + deliver + ack + publish, next batch;
  *   CONFLICT/UNKNOWN: catch up from PostgreSQL, retransform, retry
  *   (bounded); UNAVAILABLE/ERROR: every op of the batch gets an error.
- *   An idle queue releases the lock; a long burst extends it.
+ *
+ * Lock tenure: the holder keeps the lock while ops keep coming (extended
+ * every lock_ttl/3) and releases it after an idle linger, or after its
+ * current batch when another worker says it waits: a worker refused the
+ * lock publishes a "want" nudge on the document channel, a releaser a
+ * "free" nudge that makes waiting workers try again at once (no backoff
+ * sleep).  Workers that take turns on a document keep its channel to
+ * hear these nudges.  Nudges are hints: backoff timers stay the fallback
+ * and the op log's primary key stays the fence.
+ *
+ * Forwarding: a worker refused the lock publishes its queued ops ("S")
+ * on the document channel instead; the holder commits them in its own
+ * batches, and the origin acks its session when the committed op with
+ * that (src, seq) arrives on the channel.  An op the holder cannot take
+ * comes back ("B", bounce) and the origin processes it itself; so do ops
+ * still out when the holder says "free", when nobody else heard the
+ * PUBLISH, or after a timeout.  Resending is safe: (src, seq) dedups.
  *
  * Only one batch per document is in flight; ops that arrive meanwhile
  * form the next one, which is what makes a hot document fast.
@@ -19,13 +35,26 @@
 #include "doc/ngx_http_collab_doc.h"
 #include "doc/ngx_http_collab_commit.h"
 #include "doc/ngx_http_collab_fanout.h"
+#include "status/ngx_http_collab_status.h"
 
 
 #define NGX_HTTP_COLLAB_COMMIT_BATCH     512
 #define NGX_HTTP_COLLAB_COMMIT_RETRIES   16
 
 /* ms an idle queue keeps the lock for the next op */
-#define NGX_HTTP_COLLAB_COMMIT_LINGER    3
+#define NGX_HTTP_COLLAB_COMMIT_LINGER    20
+
+/* ms a worker that handed the lock over waits for the "free" nudge */
+#define NGX_HTTP_COLLAB_COMMIT_YIELD     2
+
+/* nudges on the document channel: a byte, then the sender's pid */
+#define NGX_HTTP_COLLAB_NUDGE_WANT       'W'
+#define NGX_HTTP_COLLAB_NUDGE_FREE       'F'
+#define NGX_HTTP_COLLAB_NUDGE_SUBMIT     'S'
+#define NGX_HTTP_COLLAB_NUDGE_BOUNCE     'B'
+
+/* ms a forwarded op may stay unanswered before the origin takes it back */
+#define NGX_HTTP_COLLAB_COMMIT_FWD_TIMEOUT  500
 
 #define NGX_HTTP_COLLAB_LOCK_NONE        0
 #define NGX_HTTP_COLLAB_LOCK_ACQUIRING   1
@@ -84,9 +113,155 @@ static ngx_int_t ngx_http_collab_commit_json_string(
 static ngx_uint_t ngx_http_collab_commit_same(ngx_str_t *src, uint64_t seq,
     ngx_str_t *src2, uint64_t seq2);
 static int ngx_http_collab_commit_emit(yajl_gen g, void *ctx);
+static void ngx_http_collab_commit_nudge_send(ngx_http_collab_doc_t *doc,
+    u_char type);
+static void ngx_http_collab_commit_status(ngx_http_collab_status_t *st);
+static ngx_int_t ngx_http_collab_commit_forward(ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_commit_forward_sent(redisReply *reply,
+    void *data);
+static void ngx_http_collab_commit_take_back(ngx_http_collab_doc_t *doc,
+    ngx_uint_t no_forward);
+static void ngx_http_collab_commit_fwd_handler(ngx_event_t *ev);
+static void ngx_http_collab_commit_received(ngx_http_collab_doc_t *doc,
+    ngx_pid_t pid, u_char *p, u_char *last);
+static void ngx_http_collab_commit_bounced(ngx_http_collab_doc_t *doc,
+    u_char *p, u_char *last);
+static void ngx_http_collab_commit_bounce(ngx_http_collab_submit_t *s);
+static u_char *ngx_http_collab_commit_field(u_char *p, u_char *last,
+    ngx_int_t *n);
 
 
-static collab_msg_t  ngx_http_collab_commit_msg;
+/* debug counters shown by collab_status */
+typedef struct {
+    uint64_t                   batches;
+    uint64_t                   ops;
+    uint64_t                   max_batch;
+    uint64_t                   acquires;
+    uint64_t                   refused;
+    uint64_t                   releases;
+    uint64_t                   yields;
+    uint64_t                   wants_sent;
+    uint64_t                   wants_heard;
+    uint64_t                   frees_heard;
+    uint64_t                   conflicts;
+    uint64_t                   forwarded;
+    uint64_t                   fwd_received;
+    uint64_t                   fwd_acked;
+    uint64_t                   fwd_back;
+    uint64_t                   bounced;
+} ngx_http_collab_commit_stats_t;
+
+
+static collab_msg_t                    ngx_http_collab_commit_msg;
+static ngx_http_collab_commit_stats_t  ngx_http_collab_commit_stats;
+
+
+ngx_int_t
+ngx_http_collab_commit_init_process(void)
+{
+    ngx_memzero(&ngx_http_collab_commit_stats,
+                sizeof(ngx_http_collab_commit_stats_t));
+
+    return ngx_http_collab_status_add_section("commit",
+                                              ngx_http_collab_commit_status);
+}
+
+
+/* a nudge of another worker arrived on the document channel */
+void
+ngx_http_collab_commit_nudge(ngx_http_collab_doc_t *doc, u_char *payload,
+    size_t len)
+{
+    u_char     *p, *last;
+    ngx_int_t   pid;
+
+    last = payload + len;
+
+    p = ngx_http_collab_commit_field(payload + 1, last, &pid);
+    if (p == NULL) {
+        return;
+    }
+
+    if (payload[0] == NGX_HTTP_COLLAB_NUDGE_BOUNCE) {
+        if ((ngx_pid_t) pid == ngx_pid) {
+            ngx_http_collab_commit_bounced(doc, p, last);
+        }
+
+        return;
+    }
+
+    if ((ngx_pid_t) pid == ngx_pid) {
+        return;
+    }
+
+    if (payload[0] == NGX_HTTP_COLLAB_NUDGE_SUBMIT) {
+        ngx_http_collab_commit_received(doc, (ngx_pid_t) pid, p, last);
+        return;
+    }
+
+    if (payload[0] == NGX_HTTP_COLLAB_NUDGE_WANT) {
+        ngx_http_collab_commit_stats.wants_heard++;
+
+        doc->wanted = 1;
+        doc->contended = 1;
+
+        if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED
+            || doc->committing)
+        {
+            /* the batch in flight completes first */
+            return;
+        }
+
+        if (ngx_queue_empty(&doc->submits)) {
+            if (doc->linger.timer_set) {
+                ngx_del_timer(&doc->linger);
+            }
+
+            doc->wanted = 0;
+            ngx_http_collab_commit_release(doc);
+            ngx_http_collab_doc_idle(doc);
+            return;
+        }
+
+        ngx_http_collab_commit_run(doc);
+        return;
+    }
+
+    if (payload[0] != NGX_HTTP_COLLAB_NUDGE_FREE) {
+        return;
+    }
+
+    ngx_http_collab_commit_stats.frees_heard++;
+
+    if (doc->forwarding || doc->nforwarded) {
+        /* what the holder did not commit before it let go */
+        doc->forwarding = 0;
+        ngx_http_collab_commit_take_back(doc, 0);
+
+        if (doc->lock_state == NGX_HTTP_COLLAB_LOCK_NONE
+            && doc->lock_retry.timer_set)
+        {
+            ngx_del_timer(&doc->lock_retry);
+        }
+
+        ngx_http_collab_commit_run(doc);
+        return;
+    }
+
+    if (doc->lock_state == NGX_HTTP_COLLAB_LOCK_ACQUIRING) {
+        /* a refusal on its way may predate this release */
+        doc->freed = 1;
+        return;
+    }
+
+    if (doc->lock_state == NGX_HTTP_COLLAB_LOCK_NONE
+        && doc->lock_retry.timer_set && !ngx_queue_empty(&doc->submits))
+    {
+        ngx_del_timer(&doc->lock_retry);
+        doc->yielded = 0;
+        ngx_http_collab_commit_run(doc);
+    }
+}
 
 
 ngx_int_t
@@ -101,6 +276,11 @@ ngx_http_collab_commit_init(ngx_http_collab_doc_t *doc)
     doc->linger.data = doc;
     doc->linger.log = ngx_http_collab_doc_worker.log;
     doc->linger.cancelable = 1;
+
+    doc->fwd_timer.handler = ngx_http_collab_commit_fwd_handler;
+    doc->fwd_timer.data = doc;
+    doc->fwd_timer.log = ngx_http_collab_doc_worker.log;
+    doc->fwd_timer.cancelable = 1;
 
     if (!ngx_http_collab_redis_enabled()) {
         return NGX_OK;
@@ -123,6 +303,19 @@ ngx_http_collab_commit_free(ngx_http_collab_doc_t *doc)
     if (doc->linger.timer_set) {
         ngx_del_timer(&doc->linger);
     }
+
+    if (doc->fwd_timer.timer_set) {
+        ngx_del_timer(&doc->fwd_timer);
+    }
+
+    while (!ngx_queue_empty(&doc->forwarded)) {
+        q = ngx_queue_head(&doc->forwarded);
+        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+        ngx_queue_remove(q);
+        ngx_http_collab_submit_free(s);
+    }
+
+    doc->nforwarded = 0;
 
     if (doc->lock.key.data) {
         ngx_http_collab_redis_lock_free(&doc->lock);
@@ -293,6 +486,10 @@ ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc)
         return;
     }
 
+    if (doc->release_pending) {
+        return;
+    }
+
     if (ngx_queue_empty(&doc->submits)) {
         ngx_http_collab_commit_linger(doc);
         return;
@@ -300,6 +497,23 @@ ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc)
 
     if (doc->linger.timer_set) {
         ngx_del_timer(&doc->linger);
+    }
+
+    if (doc->forwarding && doc->lock_state == NGX_HTTP_COLLAB_LOCK_NONE
+        && ngx_http_collab_commit_forward(doc) == NGX_OK)
+    {
+        return;
+    }
+
+    if (doc->lock_state == NGX_HTTP_COLLAB_LOCK_LOCKED && doc->wanted
+        && doc->tenure > 0)
+    {
+        /* another worker waits: its turn, ours again after it */
+        ngx_http_collab_commit_stats.yields++;
+        doc->wanted = 0;
+        doc->yielded = 1;
+        ngx_http_collab_commit_release(doc);
+        return;
     }
 
     if (ngx_http_collab_commit_lock(doc) != NGX_OK) {
@@ -386,7 +600,7 @@ ngx_http_collab_commit_idle(ngx_http_collab_doc_t *doc)
     return (doc->lock_state == NGX_HTTP_COLLAB_LOCK_NONE
             || doc->lock_state == NGX_HTTP_COLLAB_LOCK_SKIP)
            && doc->lock.op == NULL && !doc->lock_retry.timer_set
-           && !doc->linger.timer_set;
+           && !doc->linger.timer_set && !doc->fwd_timer.timer_set;
 }
 
 
@@ -460,7 +674,9 @@ ngx_http_collab_commit_lock(ngx_http_collab_doc_t *doc)
                                             doc);
 
     if (rc == NGX_OK) {
+        ngx_http_collab_commit_stats.acquires++;
         doc->lock_state = NGX_HTTP_COLLAB_LOCK_ACQUIRING;
+        doc->freed = 0;
         return NGX_AGAIN;
     }
 
@@ -488,11 +704,40 @@ ngx_http_collab_commit_locked(ngx_http_collab_lock_result_e rc, void *data)
         doc->lock_state = NGX_HTTP_COLLAB_LOCK_LOCKED;
         doc->lock_time = ngx_current_msec;
         doc->lock_backoff = 0;
+        doc->tenure = 0;
+        doc->yielded = 0;
         break;
 
     case NGX_HTTP_COLLAB_LOCK_HELD:
-        /* another worker commits this document: try again shortly */
+        /*
+         * Another worker commits this document: tell it, and try again
+         * when it says "free" (or after a backoff, should that be lost).
+         */
+        ngx_http_collab_commit_stats.refused++;
         doc->lock_state = NGX_HTTP_COLLAB_LOCK_NONE;
+
+        if (!doc->contended || !doc->channel_on) {
+            doc->contended = 1;
+            ngx_http_collab_fanout_channel_on(doc);
+        }
+
+        if (doc->channel_active && !doc->freed) {
+            /* the holder hears the channel: send it the ops */
+            doc->forwarding = 1;
+
+            if (ngx_http_collab_commit_forward(doc) == NGX_OK) {
+                return;
+            }
+        }
+
+        ngx_http_collab_commit_nudge_send(doc, NGX_HTTP_COLLAB_NUDGE_WANT);
+
+        if (doc->freed) {
+            /* released meanwhile */
+            doc->freed = 0;
+            ngx_http_collab_commit_later(doc, 1);
+            return;
+        }
 
         if (doc->lock_backoff == 0) {
             doc->lock_wait = ngx_current_msec;
@@ -573,6 +818,7 @@ ngx_http_collab_commit_release(ngx_http_collab_doc_t *doc)
                                            doc)
         == NGX_OK)
     {
+        ngx_http_collab_commit_stats.releases++;
         doc->lock_state = NGX_HTTP_COLLAB_LOCK_RELEASING;
         return;
     }
@@ -591,6 +837,23 @@ ngx_http_collab_commit_released(ngx_http_collab_lock_result_e rc,
 
     doc->lock_state = NGX_HTTP_COLLAB_LOCK_NONE;
 
+    if (doc->contended) {
+        /* after the ops published on the same connection */
+        ngx_http_collab_commit_nudge_send(doc, NGX_HTTP_COLLAB_NUDGE_FREE);
+    }
+
+    if (doc->yielded) {
+        /* let the waiting worker take it; it says "free" when done */
+        doc->yielded = 0;
+
+        if (!ngx_queue_empty(&doc->submits)) {
+            ngx_http_collab_commit_nudge_send(doc,
+                                              NGX_HTTP_COLLAB_NUDGE_WANT);
+            ngx_http_collab_commit_later(doc, NGX_HTTP_COLLAB_COMMIT_YIELD);
+            return;
+        }
+    }
+
     if (!ngx_queue_empty(&doc->submits)) {
         ngx_http_collab_commit_run(doc);
         return;
@@ -607,9 +870,9 @@ ngx_http_collab_commit_released(ngx_http_collab_lock_result_e rc,
 static void
 ngx_http_collab_commit_linger(ngx_http_collab_doc_t *doc)
 {
-    /* others elsewhere edit it too: let them have the lock at once */
-    if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED || !doc->remote_quiet)
-    {
+    /* another worker waits: let it have the lock at once */
+    if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED || doc->wanted) {
+        doc->wanted = 0;
         ngx_http_collab_commit_release(doc);
         ngx_http_collab_doc_idle(doc);
         return;
@@ -1138,6 +1401,15 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
 
     case NGX_HTTP_COLLAB_STORE_OK:
         doc->retries = 0;
+        doc->tenure++;
+
+        ngx_http_collab_commit_stats.batches++;
+        ngx_http_collab_commit_stats.ops += doc->nbatch;
+
+        if (doc->nbatch > ngx_http_collab_commit_stats.max_batch) {
+            ngx_http_collab_commit_stats.max_batch = doc->nbatch;
+        }
+
         ngx_http_collab_commit_success(doc);
 
         if (doc->publishing) {
@@ -1156,6 +1428,8 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
          * or the outcome is unknown: read what the log has, then retry;
          * our own ops, if they landed, are found there by (src, seq).
          */
+
+        ngx_http_collab_commit_stats.conflicts++;
 
         if (++doc->retries > NGX_HTTP_COLLAB_COMMIT_RETRIES) {
             doc->retries = 0;
@@ -1203,9 +1477,11 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
 
 
 /*
- * Committed: every op is encoded once and published; local delivery and
- * the acks wait until Redis has taken the last PUBLISH, so that a client
- * on another worker sees an op about when its submitter sees the ack.
+ * Committed: every op is encoded once and published (pipelined), then
+ * delivered and acked at once: the ack needs the COMMIT only.  Order
+ * across workers does not need the PUBLISH replies either: a receiver
+ * applies ops in version order and fills gaps from the database, and the
+ * "free" nudge follows the ops on the same Redis connection.
  */
 static void
 ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
@@ -1286,14 +1562,6 @@ ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
     if (last == NGX_OK) {
         doc->publish_pending++;
         doc->refs++;
-
-        if (!doc->remote_quiet) {
-            /* others may be subscribed: they should see it about now */
-            doc->committing = 1;
-            doc->publishing = 1;
-            doc->publish_end = v;
-            return;
-        }
     }
 
     ngx_http_collab_commit_deliver(doc);
@@ -1321,6 +1589,12 @@ ngx_http_collab_commit_published(redisReply *reply, void *data)
 
     if (reply && reply->type == REDIS_REPLY_INTEGER) {
         doc->remote_quiet = (reply->integer <= (doc->channel_on ? 1 : 0));
+
+        if (!doc->remote_quiet && !doc->contended) {
+            /* another worker follows it: listen for its nudges */
+            doc->contended = 1;
+            ngx_http_collab_fanout_channel_on(doc);
+        }
 
     } else {
         doc->remote_quiet = 0;
@@ -1481,6 +1755,11 @@ ngx_http_collab_commit_ack(ngx_http_collab_doc_t *doc,
     collab_msg_op_head_t           h;
     ngx_http_collab_doc_worker_t  *w;
 
+    if (s->origin) {
+        ngx_http_collab_commit_bounce(s);
+        return;
+    }
+
     if (s->ws == NULL) {
         return;
     }
@@ -1512,6 +1791,12 @@ static void
 ngx_http_collab_commit_error(ngx_http_collab_submit_t *s, const char *code,
     const char *message)
 {
+    if (s->origin) {
+        /* its origin answers it: it processes the op itself */
+        ngx_http_collab_commit_bounce(s);
+        return;
+    }
+
     if (s->ws == NULL) {
         return;
     }
@@ -1630,4 +1915,477 @@ ngx_http_collab_commit_emit(yajl_gen g, void *ctx)
     ngx_http_collab_submit_t  *s = ctx;
 
     return collab_msg_emit_raw(g, s->json, s->json_len);
+}
+
+
+static void
+ngx_http_collab_commit_nudge_send(ngx_http_collab_doc_t *doc, u_char type)
+{
+    u_char  *p;
+    u_char   buf[NGX_INT64_LEN + 1];
+
+    if (doc->channel.data == NULL) {
+        return;
+    }
+
+    if (type == NGX_HTTP_COLLAB_NUDGE_WANT) {
+        ngx_http_collab_commit_stats.wants_sent++;
+    }
+
+    buf[0] = type;
+    p = ngx_sprintf(buf + 1, "%P", ngx_pid);
+
+    (void) ngx_http_collab_redis_publish(&doc->channel, buf, p - buf);
+}
+
+
+static void
+ngx_http_collab_commit_status(ngx_http_collab_status_t *st)
+{
+    ngx_http_collab_commit_stats_t  *cs;
+
+    cs = &ngx_http_collab_commit_stats;
+
+    ngx_http_collab_status_counter(st, "batches", cs->batches);
+    ngx_http_collab_status_counter(st, "ops", cs->ops);
+    ngx_http_collab_status_gauge(st, "max_batch", (int64_t) cs->max_batch);
+    ngx_http_collab_status_counter(st, "lock_acquires", cs->acquires);
+    ngx_http_collab_status_counter(st, "lock_refused", cs->refused);
+    ngx_http_collab_status_counter(st, "lock_releases", cs->releases);
+    ngx_http_collab_status_counter(st, "lock_yields", cs->yields);
+    ngx_http_collab_status_counter(st, "wants_sent", cs->wants_sent);
+    ngx_http_collab_status_counter(st, "wants_heard", cs->wants_heard);
+    ngx_http_collab_status_counter(st, "frees_heard", cs->frees_heard);
+    ngx_http_collab_status_counter(st, "conflicts", cs->conflicts);
+    ngx_http_collab_status_counter(st, "forwarded", cs->forwarded);
+    ngx_http_collab_status_counter(st, "fwd_received", cs->fwd_received);
+    ngx_http_collab_status_counter(st, "fwd_acked", cs->fwd_acked);
+    ngx_http_collab_status_counter(st, "fwd_taken_back", cs->fwd_back);
+    ngx_http_collab_status_counter(st, "bounced", cs->bounced);
+}
+
+
+/* NGX_OK: every queued op went to the holder */
+static ngx_int_t
+ngx_http_collab_commit_forward(ngx_http_collab_doc_t *doc)
+{
+    u_char                    *buf, *p;
+    size_t                     size, argvlen[3];
+    ngx_int_t                  rc;
+    const char                *argv[3];
+    ngx_queue_t               *q, *next;
+    ngx_http_collab_submit_t  *s;
+
+    for (q = ngx_queue_head(&doc->submits);
+         q != ngx_queue_sentinel(&doc->submits);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+
+        if (s->kind != NGX_HTTP_COLLAB_DOC_OP || !s->has_v || s->no_forward)
+        {
+            continue;
+        }
+
+        size = 1 + 3 * (NGX_INT64_LEN + 1) + s->src.len + s->principal.len
+               + s->raw.len;
+
+        buf = ngx_alloc(size, ngx_http_collab_doc_worker.log);
+        if (buf == NULL) {
+            break;
+        }
+
+        p = ngx_sprintf(buf, "%c%P %uz %uz ", NGX_HTTP_COLLAB_NUDGE_SUBMIT,
+                        ngx_pid, s->src.len, s->principal.len);
+        p = ngx_cpymem(p, s->src.data, s->src.len);
+        p = ngx_cpymem(p, s->principal.data, s->principal.len);
+        p = ngx_cpymem(p, s->raw.data, s->raw.len);
+
+        argv[0] = "PUBLISH";
+        argvlen[0] = 7;
+        argv[1] = (const char *) doc->channel.data;
+        argvlen[1] = doc->channel.len;
+        argv[2] = (const char *) buf;
+        argvlen[2] = p - buf;
+
+        rc = ngx_http_collab_redis_command(3, argv, argvlen,
+                                      ngx_http_collab_commit_forward_sent,
+                                      doc);
+        ngx_free(buf);
+
+        if (rc != NGX_OK) {
+            break;
+        }
+
+        doc->refs++;
+
+        ngx_queue_remove(q);
+        doc->nsubmits--;
+        ngx_queue_insert_tail(&doc->forwarded, q);
+        doc->nforwarded++;
+
+        s->fwd_time = ngx_current_msec;
+        ngx_http_collab_commit_stats.forwarded++;
+    }
+
+    if (doc->nforwarded && !doc->fwd_timer.timer_set) {
+        ngx_add_timer(&doc->fwd_timer, NGX_HTTP_COLLAB_COMMIT_FWD_TIMEOUT);
+    }
+
+    return ngx_queue_empty(&doc->submits) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* nobody but this worker heard it: there is no holder to forward to */
+static void
+ngx_http_collab_commit_forward_sent(redisReply *reply, void *data)
+{
+    ngx_http_collab_doc_t  *doc = data;
+
+    if (doc->gone) {
+        ngx_http_collab_doc_unref(doc);
+        return;
+    }
+
+    doc->refs--;
+
+    if ((reply == NULL || reply->type != REDIS_REPLY_INTEGER
+         || reply->integer <= (doc->channel_on ? 1 : 0))
+        && doc->nforwarded)
+    {
+        doc->forwarding = 0;
+        ngx_http_collab_commit_take_back(doc, 1);
+        ngx_http_collab_commit_run(doc);
+    }
+
+    ngx_http_collab_doc_idle(doc);
+}
+
+
+/* forwarded ops back to the front of the queue, in order */
+static void
+ngx_http_collab_commit_take_back(ngx_http_collab_doc_t *doc,
+    ngx_uint_t no_forward)
+{
+    ngx_queue_t               *q;
+    ngx_http_collab_submit_t  *s;
+
+    while (!ngx_queue_empty(&doc->forwarded)) {
+        q = ngx_queue_last(&doc->forwarded);
+        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+
+        ngx_queue_remove(q);
+        doc->nforwarded--;
+        ngx_queue_insert_head(&doc->submits, q);
+        doc->nsubmits++;
+
+        if (no_forward) {
+            s->no_forward = 1;
+        }
+
+        ngx_http_collab_commit_stats.fwd_back++;
+    }
+
+    if (doc->fwd_timer.timer_set) {
+        ngx_del_timer(&doc->fwd_timer);
+    }
+}
+
+
+static void
+ngx_http_collab_commit_fwd_handler(ngx_event_t *ev)
+{
+    ngx_http_collab_doc_t  *doc = ev->data;
+
+    ngx_msec_t                 age;
+    ngx_queue_t               *q;
+    ngx_http_collab_submit_t  *s;
+
+    if (ngx_queue_empty(&doc->forwarded)) {
+        ngx_http_collab_doc_idle(doc);
+        return;
+    }
+
+    q = ngx_queue_head(&doc->forwarded);
+    s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+
+    age = ngx_current_msec - s->fwd_time;
+
+    if (age < NGX_HTTP_COLLAB_COMMIT_FWD_TIMEOUT) {
+        ngx_add_timer(ev, NGX_HTTP_COLLAB_COMMIT_FWD_TIMEOUT - age);
+        return;
+    }
+
+    /* the holder went quiet: commit them here, under the lock */
+    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                  "collab: forwarded ops of \"%V\" unanswered, taking them "
+                  "back", &doc->name);
+
+    doc->forwarding = 0;
+    ngx_http_collab_commit_take_back(doc, 1);
+    ngx_http_collab_commit_run(doc);
+
+    if (!doc->gone) {
+        ngx_http_collab_doc_idle(doc);
+    }
+}
+
+
+/* "S<pid> <src len> <principal len> <src><principal><raw op message>" */
+static void
+ngx_http_collab_commit_received(ngx_http_collab_doc_t *doc, ngx_pid_t pid,
+    u_char *p, u_char *last)
+{
+    ngx_int_t                  slen, plen;
+    ngx_str_t                  src, principal;
+    const char                *code, *message;
+    collab_msg_t              *m;
+    collab_msg_err_t           err;
+    ngx_http_collab_submit_t  *s;
+
+    if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED
+        || doc->release_pending || doc->state != NGX_HTTP_COLLAB_DOC_READY
+        || ngx_http_collab_doc_worker.exiting)
+    {
+        /* not the holder (any more): its "free" sends the origin back */
+        return;
+    }
+
+    p = ngx_http_collab_commit_field(p, last, &slen);
+    if (p == NULL) {
+        return;
+    }
+
+    p = ngx_http_collab_commit_field(p, last, &plen);
+    if (p == NULL || last - p <= slen + plen) {
+        return;
+    }
+
+    src.data = p;
+    src.len = slen;
+    p += slen;
+
+    principal.data = p;
+    principal.len = plen;
+    p += plen;
+
+    m = &ngx_http_collab_commit_msg;
+
+    if (collab_msg_decode((const char *) p, last - p, m, &err)
+        != COLLAB_MSG_OK
+        || m->action != COLLAB_MSG_A_OP || m->kind != COLLAB_MSG_OP_EDIT
+        || !m->has_v)
+    {
+        collab_msg_free(m);
+        return;
+    }
+
+    s = ngx_http_collab_submit_new(m, p, last - p, &src, &principal, NULL,
+                                   &code, &message);
+    collab_msg_free(m);
+
+    if (s == NULL) {
+        /* the origin's timeout takes it back */
+        return;
+    }
+
+    ngx_http_collab_commit_stats.fwd_received++;
+
+    s->origin = pid;
+    doc->contended = 1;
+
+    ngx_http_collab_commit_submit(doc, s);
+}
+
+
+/* "B<pid> <seq> <src>": the holder did not commit it */
+static void
+ngx_http_collab_commit_bounced(ngx_http_collab_doc_t *doc, u_char *p,
+    u_char *last)
+{
+    ngx_int_t                  seq;
+    ngx_str_t                  src;
+    ngx_queue_t               *q;
+    ngx_http_collab_submit_t  *s;
+
+    p = ngx_http_collab_commit_field(p, last, &seq);
+    if (p == NULL) {
+        return;
+    }
+
+    src.data = p;
+    src.len = last - p;
+
+    for (q = ngx_queue_head(&doc->forwarded);
+         q != ngx_queue_sentinel(&doc->forwarded);
+         q = ngx_queue_next(q))
+    {
+        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+
+        if (!ngx_http_collab_commit_same(&s->src, s->seq, &src,
+                                         (uint64_t) seq))
+        {
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        doc->nforwarded--;
+        ngx_queue_insert_head(&doc->submits, q);
+        doc->nsubmits++;
+        s->no_forward = 1;
+
+        if (doc->nforwarded == 0 && doc->fwd_timer.timer_set) {
+            ngx_del_timer(&doc->fwd_timer);
+        }
+
+        ngx_http_collab_commit_run(doc);
+        return;
+    }
+}
+
+
+static void
+ngx_http_collab_commit_bounce(ngx_http_collab_submit_t *s)
+{
+    u_char                 *buf, *p;
+    size_t                  size;
+    ngx_http_collab_doc_t  *doc;
+
+    doc = s->doc;
+
+    if (doc == NULL || doc->channel.data == NULL) {
+        return;
+    }
+
+    size = 1 + 2 * (NGX_INT64_LEN + 1) + s->src.len;
+
+    buf = ngx_alloc(size, ngx_http_collab_doc_worker.log);
+    if (buf == NULL) {
+        return;
+    }
+
+    p = ngx_sprintf(buf, "%c%P %uL ", NGX_HTTP_COLLAB_NUDGE_BOUNCE,
+                    s->origin, s->seq);
+    p = ngx_cpymem(p, s->src.data, s->src.len);
+
+    ngx_http_collab_commit_stats.bounced++;
+
+    (void) ngx_http_collab_redis_publish(&doc->channel, buf, p - buf);
+
+    ngx_free(buf);
+
+    /* answered once */
+    s->origin = 0;
+}
+
+
+ngx_http_collab_submit_t *
+ngx_http_collab_commit_forwarded(ngx_http_collab_doc_t *doc, ngx_str_t *src,
+    uint64_t seq, ngx_http_collab_frame_t **ack)
+{
+    ngx_queue_t                   *q;
+    collab_msg_op_head_t           h;
+    ngx_http_collab_submit_t      *s;
+    ngx_http_collab_doc_worker_t  *w;
+
+    *ack = NULL;
+
+    for (q = ngx_queue_head(&doc->forwarded);
+         q != ngx_queue_sentinel(&doc->forwarded);
+         q = ngx_queue_next(q))
+    {
+        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+
+        if (!ngx_http_collab_commit_same(&s->src, s->seq, src, seq)) {
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        doc->nforwarded--;
+
+        if (doc->nforwarded == 0 && doc->fwd_timer.timer_set) {
+            ngx_del_timer(&doc->fwd_timer);
+        }
+
+        ngx_http_collab_commit_stats.fwd_acked++;
+
+        if (s->ws == NULL) {
+            return s;
+        }
+
+        w = &ngx_http_collab_doc_worker;
+
+        h.c.data = (const char *) doc->c.data;
+        h.c.len = doc->c.len;
+        h.d.data = (const char *) doc->d.data;
+        h.d.len = doc->d.len;
+        h.src.data = (const char *) s->src.data;
+        h.src.len = s->src.len;
+        h.v = doc->v;
+        h.seq = s->seq;
+
+        if (collab_msg_enc_op_ack(&w->enc, &h) == COLLAB_MSG_OK) {
+            *ack = ngx_http_collab_frame_text(collab_msg_enc_data(&w->enc),
+                                              w->enc.len, w->log);
+        }
+
+        return s;
+    }
+
+    return NULL;
+}
+
+
+void
+ngx_http_collab_commit_forwarded_done(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_submit_t *s, ngx_http_collab_frame_t *ack,
+    ngx_int_t delivered, uint64_t v)
+{
+    if (delivered == NGX_ERROR) {
+        /* the document reloads: the op goes again, (src, seq) acks it */
+        if (ack) {
+            ngx_http_collab_frame_release(ack);
+        }
+
+        s->no_forward = 1;
+        ngx_queue_insert_head(&doc->submits, &s->queue);
+        doc->nsubmits++;
+        return;
+    }
+
+    if (delivered == NGX_OK && s->ws && ack) {
+        /* not subscribed: the ops it has not seen, then its ack */
+        (void) ngx_http_collab_doc_send_ring(doc, s->ws, s->v, v);
+        (void) ngx_http_collab_ws_send(s->ws, ack);
+    }
+
+    if (ack) {
+        ngx_http_collab_frame_release(ack);
+    }
+
+    ngx_http_collab_submit_free(s);
+}
+
+
+/* a decimal number followed by a space */
+static u_char *
+ngx_http_collab_commit_field(u_char *p, u_char *last, ngx_int_t *n)
+{
+    u_char  *start;
+
+    start = p;
+
+    while (p < last && *p >= '0' && *p <= '9') {
+        p++;
+    }
+
+    if (p == start || p == last || *p != ' ') {
+        *n = ngx_atoi(start, p - start);
+        return (*n == NGX_ERROR || p != last) ? NULL : p;
+    }
+
+    *n = ngx_atoi(start, p - start);
+
+    return *n == NGX_ERROR ? NULL : p + 1;
 }

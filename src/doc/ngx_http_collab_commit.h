@@ -36,10 +36,17 @@ struct ngx_http_collab_submit_s {
     size_t                     json_len;
     ngx_http_collab_frame_t   *frame;       /* its op message, committed */
 
+    ngx_pid_t                  origin;      /* forwarded by this worker */
+    ngx_msec_t                 fwd_time;    /* when we forwarded it */
+
     unsigned                   has_v:1;
     unsigned                   caught_up:1;
+    unsigned                   no_forward:1;
 };
 
+
+/* per worker: the debug counters' collab_status section */
+ngx_int_t ngx_http_collab_commit_init_process(void);
 
 ngx_int_t ngx_http_collab_commit_init(ngx_http_collab_doc_t *doc);
 void ngx_http_collab_commit_free(ngx_http_collab_doc_t *doc);
@@ -61,6 +68,23 @@ void ngx_http_collab_commit_discard(ngx_http_collab_submit_t *s);
 
 /* the session is closing: the op still commits, nobody is answered */
 void ngx_http_collab_submit_detach(ngx_http_collab_submit_t *s);
+
+/* a lock nudge ("W<pid>" or "F<pid>") received on the doc channel */
+void ngx_http_collab_commit_nudge(ngx_http_collab_doc_t *doc,
+    u_char *payload, size_t len);
+
+/*
+ * A committed op arrived from elsewhere: if it is one this worker
+ * forwarded, returns its submit (out of the forwarded list) and sets *ack
+ * to its ack frame (NULL when its session left or on no memory).
+ */
+ngx_http_collab_submit_t *ngx_http_collab_commit_forwarded(
+    ngx_http_collab_doc_t *doc, ngx_str_t *src, uint64_t seq,
+    ngx_http_collab_frame_t **ack);
+/* after the advance at version v: the ops it missed, its ack; frees s */
+void ngx_http_collab_commit_forwarded_done(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_submit_t *s, ngx_http_collab_frame_t *ack,
+    ngx_int_t delivered, uint64_t v);
 
 /* starts the next batch if the document allows it */
 void ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc);

@@ -71,6 +71,10 @@ ngx_http_collab_doc_init_process(ngx_cycle_t *cycle,
     collab_msg_init(&w->msg);
     collab_msg_tree_init(&w->tree_json);
 
+    if (ngx_http_collab_commit_init_process() != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_collab_fanout_init_process(cycle);
 }
 
@@ -168,6 +172,7 @@ ngx_http_collab_doc_get(ngx_str_t *c, ngx_str_t *d)
     ngx_queue_init(&doc->waiters);
     ngx_queue_init(&doc->submits);
     ngx_queue_init(&doc->batch);
+    ngx_queue_init(&doc->forwarded);
 
     doc->evict.handler = ngx_http_collab_doc_evict_handler;
     doc->evict.data = doc;
@@ -311,7 +316,8 @@ ngx_http_collab_doc_unsubscribe(ngx_http_collab_doc_sub_t *sub)
 
     ngx_queue_remove(&sub->dq);
 
-    if (--doc->nsubs == 0) {
+    /* a contended document keeps its channel for the lock nudges */
+    if (--doc->nsubs == 0 && !doc->contended) {
         ngx_http_collab_fanout_channel_off(doc);
     }
 
@@ -341,11 +347,25 @@ ngx_http_collab_doc_advance(ngx_http_collab_doc_t *doc, ngx_uint_t kind,
     ngx_http_collab_ws_t *acked, ngx_http_collab_frame_t *ack)
 {
     int                         rc;
+    uint64_t                    before;
     ngx_int_t                   delivered;
     ngx_queue_t                *q, *next;
     collab_text_t              *t;
     ngx_http_collab_doc_op_t    e;
+    ngx_http_collab_submit_t   *fs;
     ngx_http_collab_doc_sub_t  *sub;
+
+    fs = NULL;
+    before = doc->v;
+
+    if (acked == NULL && doc->nforwarded && src) {
+        /* one of ours, committed by the lock holder: its ack instead */
+        fs = ngx_http_collab_commit_forwarded(doc, src, seq, &ack);
+
+        if (fs && ack) {
+            acked = fs->ws;
+        }
+    }
 
     switch (kind) {
 
@@ -451,9 +471,19 @@ ngx_http_collab_doc_advance(ngx_http_collab_doc_t *doc, ngx_uint_t kind,
         }
     }
 
+    if (fs) {
+        ngx_http_collab_commit_forwarded_done(doc, fs, ack, delivered,
+                                              before);
+    }
+
     return delivered;
 
 failed:
+
+    if (fs) {
+        ngx_http_collab_commit_forwarded_done(doc, fs, ack, NGX_ERROR,
+                                              before);
+    }
 
     ngx_log_error(NGX_LOG_ERR, ngx_http_collab_doc_worker.log, 0,
                   "collab: committed op v%uL of \"%V\" does not apply (%s), "
@@ -1148,6 +1178,7 @@ ngx_http_collab_doc_evictable(ngx_http_collab_doc_t *doc)
            && ngx_queue_empty(&doc->waiters)
            && ngx_queue_empty(&doc->submits)
            && ngx_queue_empty(&doc->batch)
+           && ngx_queue_empty(&doc->forwarded)
            && !doc->catching_up && !doc->committing
            && ngx_http_collab_commit_idle(doc);
 }

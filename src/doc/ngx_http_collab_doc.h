@@ -140,10 +140,19 @@ struct ngx_http_collab_doc_s {
     ngx_event_t                lock_retry;
     uint64_t                   publish_end;
     ngx_uint_t                 publish_pending;
+    ngx_uint_t                 tenure;      /* batches since acquired */
+    ngx_queue_t                forwarded;   /* sent to the lock holder */
+    ngx_uint_t                 nforwarded;
+    ngx_event_t                fwd_timer;
+    unsigned                   forwarding:1; /* another worker holds it */
     unsigned                   remote_quiet:1;
     unsigned                   committing:1;
     unsigned                   publishing:1;
     unsigned                   release_pending:1;
+    unsigned                   contended:1; /* keeps the channel for nudges */
+    unsigned                   wanted:1;    /* another worker waits */
+    unsigned                   yielded:1;   /* released for another */
+    unsigned                   freed:1;     /* "free" seen while acquiring */
 
     ngx_event_t                evict;
 };

@@ -203,6 +203,12 @@ ngx_http_collab_fanout_message(ngx_str_t *channel, u_char *payload,
         return;
     }
 
+    if (len > 1 && payload[0] != '{') {
+        /* a lock nudge of another worker */
+        ngx_http_collab_commit_nudge(doc, payload, len);
+        return;
+    }
+
     w = &ngx_http_collab_doc_worker;
     m = &w->msg;
 

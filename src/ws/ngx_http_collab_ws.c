@@ -1323,7 +1323,15 @@ ngx_http_collab_ws_enqueue(ngx_http_collab_ws_ctx_t *ctx,
 
     c = ctx->ws.connection;
 
-    if (ctx->out_bytes + f->len > ctx->ws.conf->send_queue_limit) {
+    /*
+     * The limit bounds the backlog of a client that does not read: one
+     * frame larger than the limit (a big snapshot) still goes out when
+     * nothing else is queued.
+     */
+
+    if (ctx->out_bytes
+        && ctx->out_bytes + f->len > ctx->ws.conf->send_queue_limit)
+    {
 
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "collab: send queue limit of %uz bytes exceeded, "
