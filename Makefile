@@ -30,7 +30,7 @@ LIBS         := -lyajl
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps module web unit test-unit fuzz fuzz-build test-fuzz test-ot \
-        test-nginx  test run stop status clean module-asan test-asan
+        test-nginx test run stop status clean module-asan test-asan
 
 all: module
 
