@@ -157,6 +157,34 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       offsetof(ngx_http_collab_loc_conf_t, allowed_origins),
       NULL },
 
+    { ngx_string("collab_max_subscriptions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, max_subscriptions),
+      NULL },
+
+    { ngx_string("collab_max_ops_in_flight"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, max_ops_in_flight),
+      NULL },
+
+    { ngx_string("collab_max_presence_channels"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, max_presence_channels),
+      NULL },
+
+    { ngx_string("collab_max_presence_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, max_presence_size),
+      NULL },
+
       ngx_null_command
 };
 
@@ -314,6 +342,10 @@ ngx_http_collab_create_loc_conf(ngx_conf_t *cf)
     clcf->pong_timeout = NGX_CONF_UNSET_MSEC;
     clcf->allowed_origins = NGX_CONF_UNSET_PTR;
     clcf->api = NGX_CONF_UNSET;
+    clcf->max_subscriptions = NGX_CONF_UNSET_UINT;
+    clcf->max_ops_in_flight = NGX_CONF_UNSET_UINT;
+    clcf->max_presence_channels = NGX_CONF_UNSET_UINT;
+    clcf->max_presence_size = NGX_CONF_UNSET_SIZE;
 
     return clcf;
 }
@@ -337,11 +369,31 @@ ngx_http_collab_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->allowed_origins, prev->allowed_origins,
                              NULL);
     ngx_conf_merge_value(conf->api, prev->api, 0);
+    ngx_conf_merge_uint_value(conf->max_subscriptions,
+                              prev->max_subscriptions, 1000);
+    ngx_conf_merge_uint_value(conf->max_ops_in_flight,
+                              prev->max_ops_in_flight, 256);
+    ngx_conf_merge_uint_value(conf->max_presence_channels,
+                              prev->max_presence_channels, 100);
+    ngx_conf_merge_size_value(conf->max_presence_size,
+                              prev->max_presence_size, 16 * 1024);
 
     if (conf->max_message_size < 125) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "collab: \"collab_max_message_size\" must be at "
                            "least 125 bytes");
+        return NGX_CONF_ERROR;
+    }
+
+    /* 0 would refuse every subscription, op or presence */
+    if (conf->max_subscriptions == 0 || conf->max_ops_in_flight == 0
+        || conf->max_presence_channels == 0 || conf->max_presence_size == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_max_subscriptions\", "
+                           "\"collab_max_ops_in_flight\", "
+                           "\"collab_max_presence_channels\" and "
+                           "\"collab_max_presence_size\" must not be 0");
         return NGX_CONF_ERROR;
     }
 

@@ -9,7 +9,7 @@
 # (/tmp/collab-bench), BENCH_REF_REPLAY_OPS (20000: the reference replays
 # about 260 ops/s, so the full automerge-paper trace would take ~17 minutes
 # a run; "all" replays it whole), BENCH_OURS_REPLAY_OPS (all), BENCH_PORT_BASE
-# (26000).
+# (26000), BENCH_ONLY (snapshot: only the REST snapshot scenario, with wrk).
 #
 # Starts PostgreSQL, Redis, the reference server (Node) and nginx on
 # 127.0.0.1:26xxx, appends one JSON line per run to build/bench/results.jsonl,
@@ -38,6 +38,8 @@ ours_port=$((base + 90))
 out=$top/build/bench
 lg=$out/collab_loadgen
 results=$out/results.jsonl
+# a BENCH_ONLY run leaves the full results and docs/benchmarks.md alone
+[ -n "${BENCH_ONLY:-}" ] && results=$out/results-$BENCH_ONLY.jsonl
 traces=${COLLAB_TRACES:-$top/../shared/traces}
 [ -d "$traces" ] || traces=/work/shared/traces
 
@@ -54,6 +56,15 @@ deps() {
                 || { apt-get update -q > /dev/null \
                      && apt-get install -y -q gnuplot-nox > /dev/null; } \
                 || log "gnuplot-nox could not be installed: no plot"
+        fi
+    fi
+    if ! command -v wrk > /dev/null; then
+        log "installing wrk (REST snapshot reads against a static file)"
+        if [ "$(id -u)" -eq 0 ]; then
+            apt-get install -y -q wrk > /dev/null 2>&1 \
+                || { apt-get update -q > /dev/null \
+                     && apt-get install -y -q wrk > /dev/null; } \
+                || log "wrk could not be installed: no snapshot figures"
         fi
     fi
     if [ ! -d bench/reference/node_modules/sharedb ]; then
@@ -133,6 +144,13 @@ http {
         listen 127.0.0.1:$ours_port reuseport backlog=4096;
         location /ws {
             collab_websocket;
+        }
+        location /api/ {
+            collab_api;
+        }
+        location /static/ {
+            root $nginx_prefix/html;
+            sendfile on;
         }
     }
 }
@@ -257,9 +275,80 @@ idle() {
     sleep 2
 }
 
+# the ~10 KB document of the snapshot scenario, created once through the
+# WebSocket; its REST body, byte for byte, becomes the static file
+snapshot_doc=snap10k
+snapshot_setup() {
+    local body=$nginx_prefix/html/static/$snapshot_doc.json
+    (cd bench/reference && node - "$ours_port" "$snapshot_doc" 10240) <<'JS'
+const WebSocket = require('ws');
+const ShareDB = require('sharedb/lib/client');
+ShareDB.types.register(require('ot-text-unicode').type);
+const [port, id, size] = process.argv.slice(2);
+const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+const doc = new ShareDB.Connection(ws).get('bench', id);
+let text = '';
+for (let i = 0; Buffer.byteLength(text) < Number(size); i++) {
+  text += `${i}: the quick brown fox jumps over the lazy dog, "naïve café" ` +
+    '漢字 😀\n';
+}
+const done = (e) => {
+  if (e) { console.error(e); process.exit(1); }
+  process.exit(0);
+};
+doc.fetch((e) => {
+  if (e || doc.type) return done(e);
+  doc.create(text, 'http://sharejs.org/types/text-unicode', done);
+});
+JS
+    mkdir -p "$nginx_prefix/html/static"
+    curl -sf -o "$body" "http://127.0.0.1:$ours_port/api/bench/$snapshot_doc"
+}
+
+# wrk_rps <url> <seconds> <out>: requests/s, or nothing if any failed
+wrk_rps() {
+    wrk -t2 -c64 -d"$2"s --latency "$1" > "$3" 2>&1 || return 0
+    grep -q 'Non-2xx' "$3" && return 0
+    awk '/^Requests\/sec:/ { print $2 }' "$3"
+}
+
+# snapshot <run> <seconds>: GET /api/bench/snap10k against the same bytes
+# as a static file from the same nginx, one after the other, with wrk (2
+# threads, 64 keep-alive connections); the reference has no REST snapshot
+snapshot() {
+    local n=$1 dur=$2 api st bytes
+    command -v wrk > /dev/null || { log "no wrk: snapshot skipped"; return; }
+    if [ ! -s "$nginx_prefix/html/static/$snapshot_doc.json" ]; then
+        snapshot_setup || { log "snapshot document setup failed"; return; }
+    fi
+    bytes=$(stat -c %s "$nginx_prefix/html/static/$snapshot_doc.json")
+    api=$(wrk_rps "http://127.0.0.1:$ours_port/api/bench/$snapshot_doc" \
+          "$dur" "$dir/wrk-api.txt")
+    st=$(wrk_rps "http://127.0.0.1:$ours_port/static/$snapshot_doc.json" \
+         "$dur" "$dir/wrk-static.txt")
+    if [ -z "$api" ] || [ -z "$st" ]; then
+        log "snapshot run $n failed: $(tail -3 "$dir"/wrk-*.txt)"
+        echo "{\"scenario\":\"snapshot\",\"server\":\"ours\",\"run\":$n,\"failed\":true}" \
+            >> "$results"
+        return
+    fi
+    awk -v n="$n" -v a="$api" -v s="$st" -v b="$bytes" 'BEGIN {
+        f = "{\"scenario\":\"snapshot\",\"server\":\"ours\",\"run\":%d,"
+        f = f "\"bytes\":%d,\"rps\":%.0f,\"static_rps\":%.0f,"
+        f = f "\"ratio_pct\":%.1f}\n"
+        printf f, n, b, a, s, a * 100 / s
+    }' >> "$results"
+    tail -1 "$results" >&2
+}
+
 scenarios() {
     local srv=$1 n=$2 dur=10 ops expect
     [ $quick = 1 ] && dur=3
+
+    if [ "$srv" = ours ]; then
+        snapshot "$n" "$dur"
+    fi
+    [ "${BENCH_ONLY:-}" = snapshot ] && return
 
     run ack "$srv" "$n" --writers 10 --rate 5 --duration "$dur"
     for w in 1 10 50; do
@@ -340,12 +429,12 @@ for n in $(seq 1 "$runs"); do
     done
 done
 
-if [ $quick = 0 ]; then
+if [ $quick = 0 ] && [ "${BENCH_ONLY:-}" != snapshot ]; then
     for s in $active; do sweep "$s"; done
 fi
 
 ot=
-if [ -x bench/ot/run.sh ] || [ -f bench/ot/run.sh ]; then
+if [ -z "${BENCH_ONLY:-}" ] && [ -f bench/ot/run.sh ]; then
     log "OT engine in-process (bench/ot/run.sh)"
     ot=$out/ot.txt
     bash bench/ot/run.sh > "$ot" 2>&1 || log "bench/ot/run.sh failed"
@@ -353,4 +442,5 @@ fi
 
 node bench/lib/report.js --results "$results" --quick "$quick" \
     --runs "$runs" --ot "${ot:-}" --servers "$active" \
-    --ref-replay "$ref_replay" --ours-replay "$ours_replay" --out-dir "$top/docs" --work "$out"
+    --ref-replay "$ref_replay" --ours-replay "$ours_replay" \
+    ${BENCH_ONLY:+--no-docs} --out-dir "$top/docs" --work "$out"

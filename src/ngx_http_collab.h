@@ -49,6 +49,16 @@ typedef struct {
     ngx_msec_t                 pong_timeout;     /* collab_pong_timeout */
     ngx_array_t               *allowed_origins;  /* collab_allowed_origins */
     ngx_flag_t                 api;              /* collab_api */
+
+    /* per connection, enforced by the ShareDB session */
+    ngx_uint_t                 max_subscriptions;
+                                       /* collab_max_subscriptions */
+    ngx_uint_t                 max_ops_in_flight;
+                                       /* collab_max_ops_in_flight */
+    ngx_uint_t                 max_presence_channels;
+                                       /* collab_max_presence_channels */
+    size_t                     max_presence_size;
+                                       /* collab_max_presence_size */
 } ngx_http_collab_loc_conf_t;
 
 

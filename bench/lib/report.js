@@ -22,7 +22,9 @@ const otFile = arg('ot', '');
 const servers = arg('servers', '').trim().split(/\s+/).filter(Boolean);
 const refReplay = arg('ref-replay', '20000');
 const oursReplay = arg('ours-replay', 'all');
-const outDir = arg('out-dir');
+// --no-docs (a BENCH_ONLY run): print the table, write nothing
+const outDir = process.argv.includes('--no-docs') ? undefined :
+  arg('out-dir');
 const work = arg('work');
 
 const rows = fs.readFileSync(resultsFile, 'utf8').split('\n')
@@ -107,7 +109,16 @@ const metrics = [
   (o) => oursReplay === 'all' && o <= 60, '<= 60 s, 259,778 ops'],
   ['  same: final text exact', 'replay', 'match', '', 'bool',
     (o) => o === true, 'byte-exact'],
+  ['REST snapshot read, GET /api/c/d of a ~10 KB doc: requests/s',
+    'snapshot', 'rps', '', 'up'],
+  ['  same: static file of the same bytes, same nginx: requests/s',
+    'snapshot', 'static_rps', '', 'up'],
+  ['  same: snapshot / static', 'snapshot', 'ratio_pct', '%', 'up',
+    (o) => o >= 50, '>= 50% of static'],
 ];
+
+// scenarios only our server has (the reference has no REST snapshot)
+const oursOnly = new Set(['snapshot']);
 
 const haveRef = servers.includes('ref');
 const haveOurs = servers.includes('ours');
@@ -137,9 +148,10 @@ for (const [name, sc, field, unit, kind, target, ttext] of metrics) {
   }
   const lgcpu = maxOf(sc, 'cpu_pct');
   table.push({
-    name, ref: fmt(ref, unit), ours: fmt(ours, unit), gain,
-    target: ttext || '', status,
-    n: Math.min(...servers.map((s) => count(sc, s))),
+    name, ref: oursOnly.has(sc) ? '—' : fmt(ref, unit), ours: fmt(ours, unit),
+    gain, target: ttext || '', status,
+    n: oursOnly.has(sc) ? count(sc, 'ours') :
+      Math.min(...servers.map((s) => count(sc, s))),
     lgcpu: lgcpu === undefined ? '-' : lgcpu.toFixed(0) + '%',
   });
 }
@@ -327,6 +339,14 @@ ${machine}
   'replays the first ' + refReplay + ' ops only (at ~260 ops/s the whole ' +
   'trace takes about 17 minutes a run); its ops/s is compared, and the text ' +
   'after those ops is checked exactly.'}
+- REST snapshot reads (**snapshot**, ours only: ShareDB has no REST
+  snapshot): \`wrk -t2 -c64\` (keep-alive) for ${quick ? 3 : 10} s on
+  \`GET /api/bench/snap10k\`, a ~10 KB document (ASCII, accents, CJK,
+  emoji) created through the WebSocket and served from the worker's copy,
+  then as long on \`/static/snap10k.json\`, the very bytes of that
+  response as a file from the same nginx (\`sendfile on\`); a run with
+  any non-2xx answer counts as failed. wrk shares the 2 cores with nginx
+  in both halves.
 - Reference server: \`bench/reference/server.js\`, stock ShareDB over \`ws\` +
   websocket-json-stream, its own database \`sharedb_ref\` in the same
   PostgreSQL (sharedb-postgres's structure.sql) and Redis db 1. The npm

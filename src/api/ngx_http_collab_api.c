@@ -1,6 +1,7 @@
 /*
- * The history endpoint: parse the path and the version range, ask the
- * store, and write the ops as JSON with yajl_gen.  The request is held
+ * The router of "collab_api" locations, the list and the history
+ * endpoints: parse the path and the version range, ask the store, and
+ * write the rows as JSON with yajl_gen.  The request is held
  * (count++) while the statement runs and finalized from the store's
  * callback.
  */
@@ -10,12 +11,11 @@
 #include "ngx_http_collab.h"
 #include "store/ngx_http_collab_store.h"
 #include "api/ngx_http_collab_api.h"
+#include "api/ngx_http_collab_api_snapshot.h"
 
 
-static ngx_int_t ngx_http_collab_api_split(ngx_http_request_t *r,
-    ngx_str_t *collection, ngx_str_t *doc, ngx_str_t *what);
-static ngx_int_t ngx_http_collab_api_collection(ngx_http_request_t *r,
-    ngx_str_t *collection);
+static ngx_int_t ngx_http_collab_api_path(ngx_http_request_t *r,
+    ngx_str_t *parts);
 static void ngx_http_collab_api_list_done(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
 static ngx_int_t ngx_http_collab_api_list_json(ngx_http_request_t *r,
@@ -26,10 +26,6 @@ static void ngx_http_collab_api_ops_done(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
 static ngx_int_t ngx_http_collab_api_ops_json(ngx_http_request_t *r,
     ngx_http_collab_store_result_t *res);
-static ngx_int_t ngx_http_collab_api_error(ngx_http_request_t *r,
-    ngx_uint_t status, char *msg);
-static ngx_int_t ngx_http_collab_api_send(ngx_http_request_t *r,
-    ngx_uint_t status, const u_char *body, size_t len);
 
 
 #define ngx_http_collab_api_gen_str(g, s)                                    \
@@ -40,8 +36,8 @@ ngx_int_t
 ngx_http_collab_api_handler(ngx_http_request_t *r)
 {
     int64_t           from, to;
-    ngx_int_t         rc;
-    ngx_str_t         collection, doc, what;
+    ngx_int_t         rc, n;
+    ngx_str_t         parts[3];
     ngx_table_elt_t  *allow;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -68,9 +64,12 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (ngx_http_collab_api_collection(r, &collection) == NGX_OK) {
+    n = ngx_http_collab_api_path(r, parts);
 
-        if (ngx_http_collab_store_list(&collection,
+    switch (n) {
+
+    case 1:
+        if (ngx_http_collab_store_list(&parts[0],
                                        NGX_HTTP_COLLAB_API_MAX_DOCS,
                                        ngx_http_collab_api_list_done, r)
             != NGX_OK)
@@ -81,14 +80,18 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
         r->main->count++;
 
         return NGX_DONE;
-    }
 
-    if (ngx_http_collab_api_split(r, &collection, &doc, &what) != NGX_OK) {
-        return ngx_http_collab_api_error(r, NGX_HTTP_NOT_FOUND,
-                                         "no such endpoint");
-    }
+    case 2:
+        return ngx_http_collab_api_snapshot(r, &parts[0], &parts[1]);
 
-    if (what.len != 3 || ngx_strncmp(what.data, "ops", 3) != 0) {
+    case 3:
+        if (parts[2].len == 3 && ngx_strncmp(parts[2].data, "ops", 3) == 0) {
+            break;
+        }
+
+        /* fall through */
+
+    default:
         return ngx_http_collab_api_error(r, NGX_HTTP_NOT_FOUND,
                                          "no such endpoint");
     }
@@ -105,7 +108,7 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
                                          "with from <= to");
     }
 
-    if (ngx_http_collab_store_ops(&collection, &doc, from, to,
+    if (ngx_http_collab_store_ops(&parts[0], &parts[1], from, to,
                                   NGX_HTTP_COLLAB_API_MAX_OPS,
                                   ngx_http_collab_api_ops_done, r)
         != NGX_OK)
@@ -120,18 +123,20 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * <location>/<collection>[/<doc>[/<what>]]: the number of parts (each
+ * non-empty), or 0 for any other path; a trailing slash is allowed after
+ * the collection alone
+ */
+
 static ngx_int_t
-ngx_http_collab_api_split(ngx_http_request_t *r, ngx_str_t *collection,
-    ngx_str_t *doc, ngx_str_t *what)
+ngx_http_collab_api_path(ngx_http_request_t *r, ngx_str_t *parts)
 {
     u_char                    *p, *last, *slash;
-    ngx_uint_t                 i;
-    ngx_str_t                 *parts[3];
+    ngx_int_t                  n;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    /* <location>/<collection>/<doc>/<what>, each part non-empty */
 
     p = r->uri.data;
     last = r->uri.data + r->uri.len;
@@ -140,13 +145,13 @@ ngx_http_collab_api_split(ngx_http_request_t *r, ngx_str_t *collection,
         p += clcf->name.len;
     }
 
-    parts[0] = collection;
-    parts[1] = doc;
-    parts[2] = what;
-
-    for (i = 0; i < 3; i++) {
+    for (n = 0; n < 3; n++) {
         while (p < last && *p == '/') {
             p++;
+        }
+
+        if (p == last) {
+            break;
         }
 
         slash = ngx_strlchr(p, last, '/');
@@ -154,52 +159,21 @@ ngx_http_collab_api_split(ngx_http_request_t *r, ngx_str_t *collection,
             slash = last;
         }
 
-        if (slash == p) {
-            return NGX_DECLINED;
-        }
-
-        parts[i]->data = p;
-        parts[i]->len = slash - p;
+        parts[n].data = p;
+        parts[n].len = slash - p;
         p = slash;
     }
 
-    return (p == last) ? NGX_OK : NGX_DECLINED;
-}
-
-
-/* <location>/<collection>, a trailing slash allowed */
-
-static ngx_int_t
-ngx_http_collab_api_collection(ngx_http_request_t *r, ngx_str_t *collection)
-{
-    u_char                    *p, *last, *slash;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    p = r->uri.data;
-    last = r->uri.data + r->uri.len;
-
-    if (!clcf->regex && clcf->name.len <= r->uri.len) {
-        p += clcf->name.len;
+    if (p != last) {
+        return 0;
     }
 
-    while (p < last && *p == '/') {
-        p++;
+    /* "c/d/" and "c/d/ops/" name nothing */
+    if (n > 1 && parts[n - 1].data + parts[n - 1].len != last) {
+        return 0;
     }
 
-    slash = ngx_strlchr(p, last, '/');
-
-    if (slash == p || p == last
-        || (slash != NULL && slash + 1 != last))
-    {
-        return NGX_DECLINED;
-    }
-
-    collection->data = p;
-    collection->len = (slash ? slash : last) - p;
-
-    return NGX_OK;
+    return n;
 }
 
 
@@ -458,7 +432,7 @@ ngx_http_collab_api_ops_json(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_collab_api_error(ngx_http_request_t *r, ngx_uint_t status,
     char *msg)
 {
@@ -472,7 +446,7 @@ ngx_http_collab_api_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_collab_api_send(ngx_http_request_t *r, ngx_uint_t status,
     const u_char *body, size_t len)
 {

@@ -1,6 +1,11 @@
 /*
  * Read-only REST endpoints of "collab_api" locations:
  *
+ *     GET <location>/<collection>/<doc>[?v=N]
+ *
+ * returns the document as ShareDB's fetch sees it (see
+ * ngx_http_collab_api_snapshot.h).
+ *
  *     GET <location>/<collection>/<doc>/ops?from=N&to=M
  *
  * returns the committed ops with N <= v < M as a JSON array (versions as
@@ -29,6 +34,14 @@
 
 /* content handler of "collab_api" locations */
 ngx_int_t ngx_http_collab_api_handler(ngx_http_request_t *r);
+
+/* {"error":"<msg>"} with that status */
+ngx_int_t ngx_http_collab_api_error(ngx_http_request_t *r,
+    ngx_uint_t status, char *msg);
+
+/* a JSON body with that status; the headers first, then one buffer */
+ngx_int_t ngx_http_collab_api_send(ngx_http_request_t *r, ngx_uint_t status,
+    const u_char *body, size_t len);
 
 
 #endif /* _NGX_HTTP_COLLAB_API_H_INCLUDED_ */

@@ -27,6 +27,13 @@
  *
  * Only one batch per document is in flight; ops that arrive meanwhile
  * form the next one, which is what makes a hot document fast.
+ *
+ * Group commit: the batches of many documents ready in one event loop
+ * turn go to PostgreSQL in one statement (one transaction), with at most
+ * collab_postgres_pool such statements out; batches that become ready
+ * meanwhile wait for the next one.  A document whose head moved is left
+ * out of the transaction and retried alone, as is every document of a
+ * statement that failed as a whole.
  */
 
 #include "ngx_http_collab.h"
@@ -52,6 +59,9 @@
 #define NGX_HTTP_COLLAB_NUDGE_FREE       'F'
 #define NGX_HTTP_COLLAB_NUDGE_SUBMIT     'S'
 #define NGX_HTTP_COLLAB_NUDGE_BOUNCE     'B'
+
+/* documents in one group commit at most */
+#define NGX_HTTP_COLLAB_COMMIT_GROUP     256
 
 /* ms a forwarded op may stay unanswered before the origin takes it back */
 #define NGX_HTTP_COLLAB_COMMIT_FWD_TIMEOUT  500
@@ -129,6 +139,11 @@ static void ngx_http_collab_commit_bounced(ngx_http_collab_doc_t *doc,
 static void ngx_http_collab_commit_bounce(ngx_http_collab_submit_t *s);
 static u_char *ngx_http_collab_commit_field(u_char *p, u_char *last,
     ngx_int_t *n);
+static void ngx_http_collab_commit_send_one(ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_commit_flush_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_collab_commit_send_group(void);
+static void ngx_http_collab_commit_group_done(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res);
 
 
 /* debug counters shown by collab_status */
@@ -149,21 +164,62 @@ typedef struct {
     uint64_t                   fwd_acked;
     uint64_t                   fwd_back;
     uint64_t                   bounced;
+    uint64_t                   groups;
+    uint64_t                   grouped_docs;
 } ngx_http_collab_commit_stats_t;
+
+
+/* the worker's group commits */
+typedef struct {
+    ngx_queue_t                pending;     /* docs with a batch ready */
+    ngx_uint_t                 npending;
+    ngx_uint_t                 inflight;    /* statements out */
+    ngx_event_t                flush;       /* posted: at the turn's end */
+} ngx_http_collab_commit_group_t;
+
+
+typedef struct {
+    ngx_uint_t                 n;
+    ngx_http_collab_doc_t     *docs[1];
+} ngx_http_collab_commit_greq_t;
 
 
 static collab_msg_t                    ngx_http_collab_commit_msg;
 static ngx_http_collab_commit_stats_t  ngx_http_collab_commit_stats;
+static ngx_http_collab_commit_group_t  ngx_http_collab_commit_group;
 
 
 ngx_int_t
 ngx_http_collab_commit_init_process(void)
 {
+    ngx_http_collab_commit_group_t  *g;
+
     ngx_memzero(&ngx_http_collab_commit_stats,
                 sizeof(ngx_http_collab_commit_stats_t));
 
+    g = &ngx_http_collab_commit_group;
+    ngx_memzero(g, sizeof(ngx_http_collab_commit_group_t));
+    ngx_queue_init(&g->pending);
+
+    g->flush.handler = ngx_http_collab_commit_flush_handler;
+    g->flush.data = g;
+    g->flush.log = ngx_cycle->log;
+
     return ngx_http_collab_status_add_section("commit",
                                               ngx_http_collab_commit_status);
+}
+
+
+void
+ngx_http_collab_commit_exit_process(void)
+{
+    ngx_http_collab_commit_group_t  *g;
+
+    g = &ngx_http_collab_commit_group;
+
+    if (g->flush.posted) {
+        ngx_delete_posted_event(&g->flush);
+    }
 }
 
 
@@ -316,6 +372,12 @@ ngx_http_collab_commit_free(ngx_http_collab_doc_t *doc)
     }
 
     doc->nforwarded = 0;
+
+    if (doc->grouped) {
+        doc->grouped = 0;
+        ngx_queue_remove(&doc->gq);
+        ngx_http_collab_commit_group.npending--;
+    }
 
     if (doc->lock.key.data) {
         ngx_http_collab_redis_lock_free(&doc->lock);
@@ -1301,6 +1363,268 @@ next:
 static void
 ngx_http_collab_commit_send(ngx_http_collab_doc_t *doc)
 {
+    ngx_queue_t                     *q;
+    ngx_http_collab_submit_t        *s;
+    ngx_http_collab_commit_group_t  *g;
+
+    g = &ngx_http_collab_commit_group;
+
+    if (doc->v == 0 || doc->retries) {
+        ngx_http_collab_commit_send_one(doc);
+        return;
+    }
+
+    for (q = ngx_queue_head(&doc->batch);
+         q != ngx_queue_sentinel(&doc->batch);
+         q = ngx_queue_next(q))
+    {
+        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+
+        if (s->kind != NGX_HTTP_COLLAB_DOC_OP) {
+            ngx_http_collab_commit_send_one(doc);
+            return;
+        }
+    }
+
+    /* it waits for the group commit at the end of this turn */
+
+    doc->committing = 1;
+    doc->grouped = 1;
+    doc->refs++;
+
+    ngx_queue_insert_tail(&g->pending, &doc->gq);
+    g->npending++;
+
+    if (!g->flush.posted) {
+        ngx_post_event(&g->flush, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_collab_commit_flush_handler(ngx_event_t *ev)
+{
+    ngx_queue_t                     *q;
+    ngx_http_collab_doc_t           *doc;
+    ngx_http_collab_commit_group_t  *g;
+
+    g = &ngx_http_collab_commit_group;
+
+    while (g->npending
+           && g->inflight < ngx_http_collab_doc_worker.cmcf->pg_pool_size)
+    {
+        if (g->npending == 1) {
+            /* alone: the plain statement */
+            q = ngx_queue_head(&g->pending);
+            doc = ngx_queue_data(q, ngx_http_collab_doc_t, gq);
+
+            ngx_queue_remove(q);
+            g->npending--;
+            doc->grouped = 0;
+            doc->refs--;
+            doc->committing = 0;
+
+            ngx_http_collab_commit_send_one(doc);
+            continue;
+        }
+
+        if (ngx_http_collab_commit_send_group() != NGX_OK) {
+            break;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_collab_commit_send_group(void)
+{
+    ngx_int_t                         rc;
+    ngx_uint_t                        i, n, nops, k;
+    ngx_queue_t                      *q, *sq;
+    ngx_http_collab_doc_t            *doc;
+    ngx_http_collab_submit_t         *s;
+    ngx_http_collab_store_op_t       *ops;
+    ngx_http_collab_commit_greq_t    *greq;
+    ngx_http_collab_commit_group_t   *g;
+    ngx_http_collab_store_batch_t    *b;
+
+    g = &ngx_http_collab_commit_group;
+
+    n = ngx_min(g->npending, NGX_HTTP_COLLAB_COMMIT_GROUP);
+    nops = 0;
+    i = 0;
+
+    for (q = ngx_queue_head(&g->pending);
+         q != ngx_queue_sentinel(&g->pending) && i < n;
+         q = ngx_queue_next(q), i++)
+    {
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, gq);
+        nops += doc->nbatch;
+    }
+
+    greq = ngx_alloc(sizeof(ngx_http_collab_commit_greq_t)
+                     + n * sizeof(ngx_http_collab_doc_t *),
+                     ngx_http_collab_doc_worker.log);
+    b = ngx_alloc(n * sizeof(ngx_http_collab_store_batch_t),
+                  ngx_http_collab_doc_worker.log);
+    ops = ngx_calloc(nops * sizeof(ngx_http_collab_store_op_t),
+                     ngx_http_collab_doc_worker.log);
+
+    if (greq == NULL || b == NULL || ops == NULL) {
+        goto failed;
+    }
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        q = ngx_queue_head(&g->pending);
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, gq);
+
+        ngx_queue_remove(q);
+        g->npending--;
+        doc->grouped = 0;
+
+        greq->docs[i] = doc;
+
+        b[i].collection = doc->c;
+        b[i].doc = doc->d;
+        b[i].base = (int64_t) doc->v;
+        b[i].ops = &ops[k];
+        b[i].n = 0;
+
+        for (sq = ngx_queue_head(&doc->batch);
+             sq != ngx_queue_sentinel(&doc->batch);
+             sq = ngx_queue_next(sq))
+        {
+            s = ngx_queue_data(sq, ngx_http_collab_submit_t, queue);
+
+            ops[k].kind = NGX_HTTP_COLLAB_STORE_OP;
+            ops[k].src = s->src;
+            ops[k].seq = (int64_t) s->seq;
+            ops[k].principal = s->principal;
+            ops[k].op.data = (u_char *) s->json;
+            ops[k].op.len = s->json_len;
+
+            k++;
+            b[i].n++;
+        }
+    }
+
+    greq->n = n;
+
+    rc = ngx_http_collab_store_commit_multi(b, n,
+                                            ngx_http_collab_commit_group_done,
+                                            greq);
+    ngx_free(b);
+    ngx_free(ops);
+
+    if (rc == NGX_OK) {
+        g->inflight++;
+        ngx_http_collab_commit_stats.groups++;
+        ngx_http_collab_commit_stats.grouped_docs += n;
+        return NGX_OK;
+    }
+
+    /* each alone then */
+
+    for (i = 0; i < n; i++) {
+        doc = greq->docs[i];
+        doc->refs--;
+        doc->committing = 0;
+        ngx_http_collab_commit_send_one(doc);
+    }
+
+    ngx_free(greq);
+
+    return NGX_OK;
+
+failed:
+
+    if (greq) {
+        ngx_free(greq);
+    }
+
+    if (b) {
+        ngx_free(b);
+    }
+
+    if (ops) {
+        ngx_free(ops);
+    }
+
+    while (!ngx_queue_empty(&g->pending)) {
+        q = ngx_queue_head(&g->pending);
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, gq);
+
+        ngx_queue_remove(q);
+        g->npending--;
+        doc->grouped = 0;
+        doc->refs--;
+        doc->committing = 0;
+
+        ngx_http_collab_commit_send_one(doc);
+    }
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_collab_commit_group_done(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res)
+{
+    ngx_http_collab_commit_greq_t  *greq = data;
+
+    ngx_int_t                        drc;
+    ngx_uint_t                       i;
+    ngx_http_collab_doc_t           *doc;
+    ngx_http_collab_commit_group_t  *g;
+
+    g = &ngx_http_collab_commit_group;
+    g->inflight--;
+
+    for (i = 0; i < greq->n; i++) {
+        doc = greq->docs[i];
+
+        if (rc == NGX_HTTP_COLLAB_STORE_OK) {
+            drc = (i < res->nheads && res->heads[i] == 1)
+                  ? NGX_HTTP_COLLAB_STORE_OK
+                  : NGX_HTTP_COLLAB_STORE_CONFLICT;
+
+            ngx_http_collab_commit_done(doc, drc, NULL);
+            continue;
+        }
+
+        if (rc == NGX_HTTP_COLLAB_STORE_CONFLICT
+            || rc == NGX_HTTP_COLLAB_STORE_DUPLICATE)
+        {
+            /* rolled back as a whole: each alone says whose it was */
+            if (doc->gone) {
+                ngx_http_collab_doc_unref(doc);
+                continue;
+            }
+
+            doc->refs--;
+            doc->committing = 0;
+            ngx_http_collab_commit_send_one(doc);
+            continue;
+        }
+
+        ngx_http_collab_commit_done(doc, rc, NULL);
+    }
+
+    ngx_http_collab_store_result_free(res);
+    ngx_free(greq);
+
+    if (g->npending && !g->flush.posted) {
+        ngx_post_event(&g->flush, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_collab_commit_send_one(ngx_http_collab_doc_t *doc)
+{
     ngx_int_t                    rc;
     ngx_uint_t                   i;
     ngx_queue_t                 *q;
@@ -1962,6 +2286,8 @@ ngx_http_collab_commit_status(ngx_http_collab_status_t *st)
     ngx_http_collab_status_counter(st, "fwd_acked", cs->fwd_acked);
     ngx_http_collab_status_counter(st, "fwd_taken_back", cs->fwd_back);
     ngx_http_collab_status_counter(st, "bounced", cs->bounced);
+    ngx_http_collab_status_counter(st, "group_commits", cs->groups);
+    ngx_http_collab_status_counter(st, "grouped_docs", cs->grouped_docs);
 }
 
 

@@ -45,8 +45,9 @@ struct ngx_http_collab_submit_s {
 };
 
 
-/* per worker: the debug counters' collab_status section */
+/* per worker: group commits and the debug counters' status section */
 ngx_int_t ngx_http_collab_commit_init_process(void);
+void ngx_http_collab_commit_exit_process(void);
 
 ngx_int_t ngx_http_collab_commit_init(ngx_http_collab_doc_t *doc);
 void ngx_http_collab_commit_free(ngx_http_collab_doc_t *doc);

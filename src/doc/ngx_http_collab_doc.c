@@ -91,6 +91,7 @@ ngx_http_collab_doc_exit_process(ngx_cycle_t *cycle)
     w->exiting = 1;
 
     ngx_http_collab_fanout_exit_process(cycle);
+    ngx_http_collab_commit_exit_process();
 
     while (!ngx_queue_empty(&w->all)) {
         q = ngx_queue_head(&w->all);

@@ -145,6 +145,8 @@ struct ngx_http_collab_doc_s {
     ngx_uint_t                 nforwarded;
     ngx_event_t                fwd_timer;
     unsigned                   forwarding:1; /* another worker holds it */
+    ngx_queue_t                gq;          /* waiting for a group commit */
+    unsigned                   grouped:1;
     unsigned                   remote_quiet:1;
     unsigned                   committing:1;
     unsigned                   publishing:1;

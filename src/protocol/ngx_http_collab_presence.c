@@ -48,8 +48,12 @@ static void ngx_http_collab_presence_deliver(ngx_http_collab_pchan_t *c,
 static void ngx_http_collab_presence_redis(ngx_str_t *channel,
     u_char *payload, size_t len, void *data);
 static void ngx_http_collab_presence_request(ngx_str_t *ch, ngx_str_t *src);
+static ngx_http_collab_psub_t *ngx_http_collab_presence_tracked(
+    ngx_http_collab_session_t *s, collab_msg_t *msg);
 static void ngx_http_collab_presence_track(ngx_http_collab_session_t *s,
-    collab_msg_t *msg);
+    collab_msg_t *msg, ngx_http_collab_psub_t *ps);
+static void ngx_http_collab_presence_refuse(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, const char *code, const char *what, size_t max);
 static void ngx_http_collab_presence_reply(ngx_http_collab_session_t *s);
 static ngx_uint_t ngx_http_collab_presence_plain(ngx_str_t *s);
 
@@ -92,14 +96,16 @@ void
 ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
     collab_msg_t *msg)
 {
-    ngx_str_t                 ch;
-    ngx_queue_t              *q;
-    collab_msg_str_t          src;
-    collab_msg_enc_t         *enc;
-    ngx_http_collab_psub_t   *ps;
-    ngx_http_collab_pchan_t  *c;
+    ngx_str_t                    ch;
+    ngx_queue_t                 *q;
+    collab_msg_str_t             src;
+    collab_msg_enc_t            *enc;
+    ngx_http_collab_psub_t      *ps;
+    ngx_http_collab_pchan_t     *c;
+    ngx_http_collab_loc_conf_t  *conf;
 
     enc = &ngx_http_collab_presence_enc;
+    conf = s->ws->conf;
 
     ch.data = (u_char *) msg->ch.data;
     ch.len = msg->ch.len;
@@ -107,6 +113,21 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
     switch (msg->action) {
 
     case COLLAB_MSG_A_P:
+        ps = ngx_http_collab_presence_tracked(s, msg);
+
+        /* a new presence is one more channel to clear when it leaves */
+        if (ps == NULL && msg->p && !YAJL_IS_NULL(msg->p)
+            && s->npresence >= conf->max_presence_channels)
+        {
+            ngx_http_collab_presence_refuse(s, msg,
+                                            COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                            "Too many presence channels on "
+                                            "this connection "
+                                            "(collab_max_presence_channels",
+                                            conf->max_presence_channels);
+            return;
+        }
+
         src.data = (const char *) s->src.data;
         src.len = s->src.len;
 
@@ -117,13 +138,23 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
             return;
         }
 
+        /* it goes to every subscriber, through Redis: keep it small */
+        if (enc->len > conf->max_presence_size) {
+            ngx_http_collab_presence_refuse(s, msg,
+                                            COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                            "Presence too large "
+                                            "(collab_max_presence_size",
+                                            conf->max_presence_size);
+            return;
+        }
+
         /* the echo is the sender's acknowledgement */
         (void) ngx_http_collab_ws_send_text(s->ws, collab_msg_enc_data(enc),
                                             enc->len);
 
         ngx_http_collab_presence_relay(&ch, collab_msg_enc_data(enc),
                                        enc->len, &s->src);
-        ngx_http_collab_presence_track(s, msg);
+        ngx_http_collab_presence_track(s, msg, ps);
         return;
 
     case COLLAB_MSG_A_PS:
@@ -146,6 +177,17 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
         }
 
         if (q == ngx_queue_sentinel(&c->subs)) {
+            if (s->npresence >= conf->max_presence_channels) {
+                ngx_http_collab_presence_chan_done(c);
+                ngx_http_collab_presence_refuse(s, msg,
+                                            NGX_HTTP_COLLAB_ERR_READS_REJECTED,
+                                            "Too many presence channels on "
+                                            "this connection "
+                                            "(collab_max_presence_channels",
+                                            conf->max_presence_channels);
+                return;
+            }
+
             ps = ngx_alloc(sizeof(ngx_http_collab_psub_t),
                            ngx_http_collab_presence_log);
             if (ps == NULL) {
@@ -162,6 +204,7 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
             ngx_queue_insert_tail(&c->subs, &ps->cq);
             ngx_queue_insert_tail(&s->presence, &ps->sq);
             c->nsubs++;
+            s->npresence++;
         }
 
         if (collab_msg_enc_presence_sub(enc, msg->action, &msg->ch, msg->seq,
@@ -198,6 +241,7 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
                     ngx_queue_remove(&ps->sq);
                     ngx_free(ps);
                     c->nsubs--;
+                    s->npresence--;
                     break;
                 }
             }
@@ -495,12 +539,11 @@ ngx_http_collab_presence_request(ngx_str_t *ch, ngx_str_t *src)
 }
 
 
-/* remembers the presence a session set, to clear it when it leaves */
-static void
-ngx_http_collab_presence_track(ngx_http_collab_session_t *s,
+/* the presence this session set on (ch, id), if any */
+static ngx_http_collab_psub_t *
+ngx_http_collab_presence_tracked(ngx_http_collab_session_t *s,
     collab_msg_t *msg)
 {
-    u_char                  *p;
     ngx_queue_t             *q;
     ngx_http_collab_psub_t  *ps;
 
@@ -515,14 +558,26 @@ ngx_http_collab_presence_track(ngx_http_collab_session_t *s,
             && ngx_memcmp(ps->ch.data, msg->ch.data, ps->ch.len) == 0
             && ngx_memcmp(ps->id.data, msg->id.data, ps->id.len) == 0)
         {
-            break;
+            return ps;
         }
     }
 
-    if (q != ngx_queue_sentinel(&s->presence)) {
+    return NULL;
+}
+
+
+/* remembers the presence a session set, to clear it when it leaves */
+static void
+ngx_http_collab_presence_track(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, ngx_http_collab_psub_t *ps)
+{
+    u_char  *p;
+
+    if (ps) {
         if (msg->p == NULL || YAJL_IS_NULL(msg->p)) {
-            ngx_queue_remove(q);
+            ngx_queue_remove(&ps->sq);
             ngx_free(ps);
+            s->npresence--;
             return;
         }
 
@@ -559,6 +614,24 @@ ngx_http_collab_presence_track(ngx_http_collab_session_t *s,
     ps->session = s;
 
     ngx_queue_insert_tail(&s->presence, &ps->sq);
+    s->npresence++;
+}
+
+
+/* the error reply to a presence over a limit: "<what> <max>)" */
+static void
+ngx_http_collab_presence_refuse(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, const char *code, const char *what, size_t max)
+{
+    u_char  text[128];
+
+    ngx_snprintf(text, sizeof(text) - 1, "%s %uz)%Z", what, max);
+    text[sizeof(text) - 1] = '\0';
+
+    ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
+                  "collab: %s", text);
+
+    ngx_http_collab_session_error(s, msg, code, (const char *) text);
 }
 
 

@@ -27,6 +27,9 @@
 
 #include <sys/random.h>
 
+#include <yajl/yajl_parse.h>
+#include <yajl/yajl_gen.h>
+
 #include "ngx_http_collab.h"
 #include "ws/ngx_http_collab_ws.h"
 #include "store/ngx_http_collab_store.h"
@@ -45,6 +48,12 @@
 /* ops read per query when building a snapshot at a version */
 #define NGX_HTTP_COLLAB_NF_CHUNK             10000
 
+/* documents whose last seq a session remembers (least recently used go) */
+#define NGX_HTTP_COLLAB_SESSION_MAX_SEQS     1024
+
+/* top-level keys echoed when a message cannot be decoded into a tree */
+#define NGX_HTTP_COLLAB_SALVAGE_KEYS         8
+
 
 typedef struct ngx_http_collab_sreq_s  ngx_http_collab_sreq_t;
 
@@ -58,6 +67,7 @@ typedef struct {
     uint64_t                   v;
     ngx_int_t                  rc;
     unsigned                   has_v:1;
+    unsigned                   unsubscribed:1;  /* "u" came meanwhile */
 } ngx_http_collab_sitem_t;
 
 
@@ -69,6 +79,7 @@ struct ngx_http_collab_sreq_s {
     ngx_str_t                  c;
     ngx_uint_t                 n;
     ngx_uint_t                 left;
+    ngx_uint_t                 count;       /* in session->npending */
     unsigned                   versions:1;  /* bulk with {id: v} */
 
     /* nf */
@@ -82,6 +93,25 @@ struct ngx_http_collab_sreq_s {
 
     ngx_http_collab_sitem_t    items[1];
 };
+
+
+/* the last seq a session submitted on one document */
+typedef struct {
+    ngx_str_node_t             sn;          /* key: c NUL d */
+    ngx_queue_t                lru;
+    uint64_t                   seq;
+} ngx_http_collab_sseq_t;
+
+
+/* a message valid as JSON that the tree builder refused (too deep, ...) */
+typedef struct {
+    yajl_gen                   gen;
+    ngx_uint_t                 depth;
+    ngx_uint_t                 seen;        /* a bit per echoed key */
+    ngx_int_t                  key;         /* echoed key next, or -1 */
+    u_char                     a[3];        /* "a", when 1 or 2 bytes */
+    unsigned                   op:1;        /* "a" is "op" */
+} ngx_http_collab_salvage_t;
 
 
 static void ngx_http_collab_session_dispatch(ngx_http_collab_session_t *s,
@@ -122,6 +152,52 @@ static void ngx_http_collab_session_sreq_free(ngx_http_collab_sreq_t *r);
 static void ngx_http_collab_session_send_enc(ngx_http_collab_session_t *s);
 static void ngx_http_collab_session_raw_error(ngx_http_collab_sreq_t *r,
     const char *code, const char *message);
+static ngx_int_t ngx_http_collab_session_admit(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, ngx_uint_t n);
+static ngx_uint_t ngx_http_collab_session_subscribed(
+    ngx_http_collab_session_t *s, collab_msg_str_t *c, collab_msg_str_t *d);
+static void ngx_http_collab_session_drop_pending(ngx_http_collab_session_t *s,
+    collab_msg_str_t *c, collab_msg_str_t *d);
+static ngx_uint_t ngx_http_collab_session_in_flight(
+    ngx_http_collab_session_t *s, ngx_uint_t max);
+static ngx_int_t ngx_http_collab_session_seq(ngx_http_collab_session_t *s,
+    collab_msg_t *msg);
+static void ngx_http_collab_session_seqs_free(ngx_http_collab_session_t *s);
+static ngx_int_t ngx_http_collab_session_salvage(ngx_http_collab_session_t *s,
+    u_char *data, size_t len, const char *reason);
+static int ngx_http_collab_salvage_scalar(ngx_http_collab_salvage_t *sv,
+    ngx_uint_t type, const char *p, size_t len);
+static int ngx_http_collab_salvage_null(void *ctx);
+static int ngx_http_collab_salvage_boolean(void *ctx, int b);
+static int ngx_http_collab_salvage_number(void *ctx, const char *p,
+    size_t len);
+static int ngx_http_collab_salvage_string(void *ctx,
+    const unsigned char *p, size_t len);
+static int ngx_http_collab_salvage_start_map(void *ctx);
+static int ngx_http_collab_salvage_map_key(void *ctx,
+    const unsigned char *p, size_t len);
+static int ngx_http_collab_salvage_end(void *ctx);
+static int ngx_http_collab_salvage_start_array(void *ctx);
+
+
+static yajl_callbacks  ngx_http_collab_salvage_callbacks = {
+    ngx_http_collab_salvage_null,
+    ngx_http_collab_salvage_boolean,
+    NULL,
+    NULL,
+    ngx_http_collab_salvage_number,
+    ngx_http_collab_salvage_string,
+    ngx_http_collab_salvage_start_map,
+    ngx_http_collab_salvage_map_key,
+    ngx_http_collab_salvage_end,
+    ngx_http_collab_salvage_start_array,
+    ngx_http_collab_salvage_end
+};
+
+
+static const char  *ngx_http_collab_salvage_keys[] = {
+    "a", "c", "d", "v", "seq", "src", "id", "ch"
+};
 
 
 static collab_msg_t      ngx_http_collab_session_msg;
@@ -165,12 +241,18 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
     ngx_memzero(s, sizeof(ngx_http_collab_session_t));
 
     s->ws = ws;
-    ngx_str_null(&s->principal);
+
+    /* anonymous; never NULL data: it is copied into every submit */
+    ngx_str_set(&s->principal, "");
 
     ngx_queue_init(&s->subs);
     ngx_queue_init(&s->submits);
     ngx_queue_init(&s->reqs);
     ngx_queue_init(&s->presence);
+    ngx_queue_init(&s->seqs_lru);
+
+    ngx_rbtree_init(&s->seqs, &s->seqs_sentinel,
+                    ngx_str_rbtree_insert_value);
 
     /* messages before the handshake still need a src */
     if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd)) {
@@ -212,6 +294,18 @@ ngx_http_collab_session_message(ngx_http_collab_ws_t *ws, u_char *data,
         {
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
                            "collab session: bad JSON: %s", err.message);
+
+            /*
+             * Valid JSON the tree refuses (too deep, too many values,
+             * U+0000, a lone surrogate): echo what identifies the request
+             * so that the client can match the error to it.
+             */
+            if (ngx_http_collab_session_salvage(s, data, len, err.message)
+                == NGX_OK)
+            {
+                return;
+            }
+
             ngx_cpystrn((u_char *) err.message, (u_char *) "Invalid JSON",
                         sizeof(err.message));
         }
@@ -258,6 +352,8 @@ ngx_http_collab_session_close(ngx_http_collab_ws_t *ws)
         ngx_free(ds);
     }
 
+    s->nsubs = 0;
+
     /* queued ops still commit; nobody is answered */
     while (!ngx_queue_empty(&s->submits)) {
         q = ngx_queue_head(&s->submits);
@@ -285,6 +381,7 @@ ngx_http_collab_session_close(ngx_http_collab_ws_t *ws)
     }
 
     ngx_http_collab_presence_close(s);
+    ngx_http_collab_session_seqs_free(s);
 
     ngx_free(s);
 }
@@ -392,6 +489,13 @@ ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
                                        (u_char *) msg->id.data, digest);
 
         if (ngx_strncmp(digest, msg->id.data + 16, 16) == 0) {
+            if (ngx_memcmp(s->src_buf, msg->id.data, NGX_HTTP_COLLAB_SRC_LEN)
+                != 0)
+            {
+                /* another src: its seqs are not those seen so far */
+                ngx_http_collab_session_seqs_free(s);
+            }
+
             ngx_memcpy(s->src_buf, msg->id.data, NGX_HTTP_COLLAB_SRC_LEN);
 
         } else {
@@ -463,6 +567,10 @@ ngx_http_collab_session_docs(ngx_http_collab_session_t *s,
 
     bulk = (msg->action == COLLAB_MSG_A_BS || msg->action == COLLAB_MSG_A_BF);
     n = bulk ? msg->nb : 1;
+
+    if (ngx_http_collab_session_admit(s, msg, n) != NGX_OK) {
+        return;
+    }
 
     r = ngx_http_collab_session_sreq(s, msg, data, len, n);
     if (r == NULL) {
@@ -542,7 +650,7 @@ ngx_http_collab_session_ready(ngx_http_collab_doc_req_t *req, ngx_int_t rc)
         ngx_http_collab_doc_ref(it->doc);
 
         /* the ops since v were just sent: subscribe at this very point */
-        if (it->has_v && r->session
+        if (it->has_v && r->session && !it->unsubscribed
             && (r->action == COLLAB_MSG_A_S || r->action == COLLAB_MSG_A_BS))
         {
             ngx_http_collab_session_link(r->session, it->doc);
@@ -625,7 +733,7 @@ ngx_http_collab_session_reply_item(ngx_http_collab_sreq_t *r,
             ngx_free(buf);
         }
 
-        if (r->action == COLLAB_MSG_A_S) {
+        if (r->action == COLLAB_MSG_A_S && !it->unsubscribed) {
             ngx_http_collab_session_link(s, it->doc);
         }
     }
@@ -707,7 +815,7 @@ ngx_http_collab_session_reply_bulk(ngx_http_collab_sreq_t *r)
             ngx_free(buf);
         }
 
-        if (r->action == COLLAB_MSG_A_BS) {
+        if (r->action == COLLAB_MSG_A_BS && !it->unsubscribed) {
             ngx_http_collab_session_link(s, it->doc);
         }
     }
@@ -751,6 +859,7 @@ ngx_http_collab_session_link(ngx_http_collab_session_t *s,
     }
 
     ngx_queue_insert_tail(&s->subs, &ds->sq);
+    s->nsubs++;
 
     ngx_http_collab_doc_subscribe(doc, ds, s->ws);
 }
@@ -792,9 +901,13 @@ ngx_http_collab_session_unsubscribe(ngx_http_collab_session_t *s,
                 ngx_queue_remove(q);
                 ngx_http_collab_doc_unsubscribe(ds);
                 ngx_free(ds);
+                s->nsubs--;
                 break;
             }
         }
+
+        /* a subscribe still in progress must not link it afterwards */
+        ngx_http_collab_session_drop_pending(s, &msg->c, &id);
     }
 
     if (msg->action == COLLAB_MSG_A_BU) {
@@ -821,9 +934,11 @@ ngx_http_collab_session_submit(ngx_http_collab_session_t *s,
     collab_msg_t *msg, u_char *data, size_t len)
 {
     ngx_str_t                  c, d;
+    ngx_uint_t                 max;
     const char                *code, *message;
     ngx_http_collab_doc_t     *doc;
     ngx_http_collab_submit_t  *sub;
+    u_char                     text[128];
 
     /* a src is bound to the connection that was given it */
     if (msg->src.data
@@ -833,6 +948,27 @@ ngx_http_collab_session_submit(ngx_http_collab_session_t *s,
         ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_SUBMIT_REJECTED,
                                       "The op's src belongs to another "
                                       "connection");
+        return;
+    }
+
+    /* a bounded backlog per connection; the client rolls back quietly */
+    max = s->ws->conf->max_ops_in_flight;
+
+    if (ngx_http_collab_session_in_flight(s, max) >= max) {
+        ngx_snprintf(text, sizeof(text),
+                     "Too many ops in flight on this connection "
+                     "(collab_max_ops_in_flight %ui)%Z", max);
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                      (const char *) text);
+        return;
+    }
+
+    if (ngx_http_collab_session_seq(s, msg) != NGX_OK) {
+        ngx_snprintf(text, sizeof(text),
+                     "seq %uL was already used on this connection for "
+                     "this document%Z", msg->seq);
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                      (const char *) text);
         return;
     }
 
@@ -884,6 +1020,10 @@ ngx_http_collab_session_nf(ngx_http_collab_session_t *s, collab_msg_t *msg,
 {
     int64_t                  to;
     ngx_http_collab_sreq_t  *r;
+
+    if (ngx_http_collab_session_admit(s, msg, 1) != NGX_OK) {
+        return;
+    }
 
     r = ngx_http_collab_session_sreq(s, msg, data, len, 0);
     if (r == NULL) {
@@ -1162,6 +1302,8 @@ ngx_http_collab_session_sreq(ngx_http_collab_session_t *s, collab_msg_t *msg,
 
     p = (u_char *) &r->items[n ? n : 1];
 
+    /* c and d are absent (NULL) in bulk requests: no memcpy from NULL */
+
     r->raw.data = p;
     r->raw.len = len;
     p = ngx_cpymem(p, data, len);
@@ -1169,17 +1311,28 @@ ngx_http_collab_session_sreq(ngx_http_collab_session_t *s, collab_msg_t *msg,
 
     r->c.data = p;
     r->c.len = msg->c.len;
-    p = ngx_cpymem(p, msg->c.data, msg->c.len);
+
+    if (msg->c.len) {
+        p = ngx_cpymem(p, msg->c.data, msg->c.len);
+    }
+
     *p++ = '\0';
 
     r->d.data = p;
     r->d.len = msg->d.len;
-    p = ngx_cpymem(p, msg->d.data, msg->d.len);
+
+    if (msg->d.len) {
+        p = ngx_cpymem(p, msg->d.data, msg->d.len);
+    }
+
     *p = '\0';
 
     r->session = s;
     r->action = msg->action;
     r->n = n;
+    r->count = n ? n : 1;
+
+    s->npending += r->count;
 
     for (i = 0; i < n; i++) {
         r->items[i].sreq = r;
@@ -1197,6 +1350,10 @@ ngx_http_collab_session_sreq_free(ngx_http_collab_sreq_t *r)
 {
     ngx_uint_t                i;
     ngx_http_collab_sitem_t  *it;
+
+    if (r->session) {
+        r->session->npending -= r->count;
+    }
 
     for (i = 0; i < r->n; i++) {
         it = &r->items[i];
@@ -1255,4 +1412,505 @@ ngx_http_collab_session_raw_error(ngx_http_collab_sreq_t *r,
 
     ngx_http_collab_commit_reply_error(r->session->ws, &r->raw, code,
                                        message);
+}
+
+
+/*
+ * The per-connection document limit (collab_max_subscriptions): it bounds
+ * the documents subscribed to plus those of requests still in progress,
+ * so that neither a subscribe nor a fetch storm grows memory.  NGX_OK, or
+ * the error reply was sent.
+ */
+static ngx_int_t
+ngx_http_collab_session_admit(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, ngx_uint_t n)
+{
+    ngx_uint_t  max, subs;
+    u_char      text[128];
+
+    max = s->ws->conf->max_subscriptions;
+
+    if (s->npending + n > max) {
+        ngx_snprintf(text, sizeof(text),
+                     "Too many documents requested at once on this "
+                     "connection (collab_max_subscriptions %ui)%Z", max);
+        goto refused;
+    }
+
+    if (msg->action != COLLAB_MSG_A_S && msg->action != COLLAB_MSG_A_BS) {
+        return NGX_OK;
+    }
+
+    subs = s->nsubs + s->npending + n;
+
+    /* subscribing again to a document already subscribed adds nothing */
+    if (subs > max && msg->action == COLLAB_MSG_A_S
+        && ngx_http_collab_session_subscribed(s, &msg->c, &msg->d))
+    {
+        subs--;
+    }
+
+    if (subs <= max) {
+        return NGX_OK;
+    }
+
+    ngx_snprintf(text, sizeof(text),
+                 "Too many subscriptions on this connection "
+                 "(collab_max_subscriptions %ui)%Z", max);
+
+refused:
+
+    ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
+                  "collab: %s", text);
+
+    ngx_http_collab_session_error(s, msg, NGX_HTTP_COLLAB_ERR_READS_REJECTED,
+                                  (const char *) text);
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_uint_t
+ngx_http_collab_session_subscribed(ngx_http_collab_session_t *s,
+    collab_msg_str_t *c, collab_msg_str_t *d)
+{
+    ngx_queue_t                *q;
+    ngx_http_collab_doc_t      *doc;
+    ngx_http_collab_doc_sub_t  *ds;
+
+    for (q = ngx_queue_head(&s->subs);
+         q != ngx_queue_sentinel(&s->subs);
+         q = ngx_queue_next(q))
+    {
+        ds = ngx_queue_data(q, ngx_http_collab_doc_sub_t, sq);
+        doc = ds->doc;
+
+        if (doc && doc->c.len == c->len && doc->d.len == d->len
+            && ngx_memcmp(doc->c.data, c->data, c->len) == 0
+            && ngx_memcmp(doc->d.data, d->data, d->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* an "s" or "bs" of this document in progress will not link it */
+static void
+ngx_http_collab_session_drop_pending(ngx_http_collab_session_t *s,
+    collab_msg_str_t *c, collab_msg_str_t *d)
+{
+    ngx_uint_t                i;
+    ngx_queue_t              *q;
+    ngx_http_collab_sreq_t   *r;
+    ngx_http_collab_sitem_t  *it;
+
+    for (q = ngx_queue_head(&s->reqs);
+         q != ngx_queue_sentinel(&s->reqs);
+         q = ngx_queue_next(q))
+    {
+        r = ngx_queue_data(q, ngx_http_collab_sreq_t, sq);
+
+        if ((r->action != COLLAB_MSG_A_S && r->action != COLLAB_MSG_A_BS)
+            || r->c.len != c->len
+            || ngx_memcmp(r->c.data, c->data, c->len) != 0)
+        {
+            continue;
+        }
+
+        for (i = 0; i < r->n; i++) {
+            it = &r->items[i];
+
+            if (it->d.len == d->len
+                && ngx_memcmp(it->d.data, d->data, d->len) == 0)
+            {
+                it->unsubscribed = 1;
+            }
+        }
+    }
+}
+
+
+/* ops of this connection not yet acked or refused, counted up to max */
+static ngx_uint_t
+ngx_http_collab_session_in_flight(ngx_http_collab_session_t *s,
+    ngx_uint_t max)
+{
+    ngx_uint_t    n;
+    ngx_queue_t  *q;
+
+    n = 0;
+
+    for (q = ngx_queue_head(&s->submits);
+         q != ngx_queue_sentinel(&s->submits) && n < max;
+         q = ngx_queue_next(q))
+    {
+        n++;
+    }
+
+    return n;
+}
+
+
+/*
+ * A client numbers its ops per connection, increasing on each document
+ * (a resend after a reconnect comes on a new connection).  An op reusing
+ * a seq would otherwise be acked as a duplicate of another op and never
+ * applied, or hit the (doc, src, seq) key of the op log at commit time.
+ * NGX_OK records msg->seq; NGX_DECLINED: the seq was used already.
+ */
+static ngx_int_t
+ngx_http_collab_session_seq(ngx_http_collab_session_t *s, collab_msg_t *msg)
+{
+    u_char                  *p;
+    uint32_t                 hash;
+    ngx_str_t                key;
+    ngx_queue_t             *q;
+    ngx_http_collab_sseq_t  *e;
+    u_char                   buf[COLLAB_MSG_MAX_COLLECTION + 1
+                                 + COLLAB_MSG_MAX_DOC_ID];
+
+    if (msg->c.len > COLLAB_MSG_MAX_COLLECTION
+        || msg->d.len > COLLAB_MSG_MAX_DOC_ID)
+    {
+        return NGX_OK;
+    }
+
+    p = ngx_cpymem(buf, msg->c.data, msg->c.len);
+    *p++ = '\0';
+    p = ngx_cpymem(p, msg->d.data, msg->d.len);
+
+    key.data = buf;
+    key.len = p - buf;
+    hash = ngx_crc32_long(key.data, key.len);
+
+    e = (ngx_http_collab_sseq_t *)
+            ngx_str_rbtree_lookup(&s->seqs, &key, hash);
+
+    if (e) {
+        if (msg->seq <= e->seq) {
+            return NGX_DECLINED;
+        }
+
+        e->seq = msg->seq;
+        ngx_queue_remove(&e->lru);
+        ngx_queue_insert_head(&s->seqs_lru, &e->lru);
+
+        return NGX_OK;
+    }
+
+    if (s->nseqs >= NGX_HTTP_COLLAB_SESSION_MAX_SEQS) {
+        q = ngx_queue_last(&s->seqs_lru);
+        e = ngx_queue_data(q, ngx_http_collab_sseq_t, lru);
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&s->seqs, &e->sn.node);
+        ngx_free(e);
+        s->nseqs--;
+    }
+
+    e = ngx_alloc(sizeof(ngx_http_collab_sseq_t) + key.len,
+                  s->ws->connection->log);
+    if (e == NULL) {
+        /* only a safeguard is lost: the commit path still dedups */
+        return NGX_OK;
+    }
+
+    ngx_memzero(e, sizeof(ngx_http_collab_sseq_t));
+
+    e->sn.str.data = (u_char *) (e + 1);
+    e->sn.str.len = key.len;
+    ngx_memcpy(e->sn.str.data, key.data, key.len);
+    e->sn.node.key = hash;
+    e->seq = msg->seq;
+
+    ngx_rbtree_insert(&s->seqs, &e->sn.node);
+    ngx_queue_insert_head(&s->seqs_lru, &e->lru);
+    s->nseqs++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_collab_session_seqs_free(ngx_http_collab_session_t *s)
+{
+    ngx_queue_t             *q;
+    ngx_http_collab_sseq_t  *e;
+
+    while (!ngx_queue_empty(&s->seqs_lru)) {
+        q = ngx_queue_head(&s->seqs_lru);
+        e = ngx_queue_data(q, ngx_http_collab_sseq_t, lru);
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&s->seqs, &e->sn.node);
+        ngx_free(e);
+    }
+
+    s->nseqs = 0;
+}
+
+
+/*
+ * The request was valid JSON but could not be decoded (reason says why):
+ * a streaming parse echoes its scalar top-level keys that identify it
+ * (a, c, d, v, seq, src, id, ch) with the error, so that a client finds
+ * the request the error is about.  NGX_DECLINED if it is not a JSON
+ * object after all.
+ */
+static ngx_int_t
+ngx_http_collab_session_salvage(ngx_http_collab_session_t *s, u_char *data,
+    size_t len, const char *reason)
+{
+    u_char                     *p;
+    size_t                      blen;
+    ngx_int_t                   rc;
+    const char                 *code;
+    yajl_handle                 h;
+    yajl_status                 st;
+    const unsigned char        *buf;
+    ngx_http_collab_salvage_t   sv;
+    u_char                      message[128];
+
+    ngx_memzero(&sv, sizeof(ngx_http_collab_salvage_t));
+    sv.key = -1;
+
+    sv.gen = yajl_gen_alloc(NULL);
+    if (sv.gen == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_DECLINED;
+
+    h = yajl_alloc(&ngx_http_collab_salvage_callbacks, NULL, &sv);
+    if (h == NULL) {
+        goto done;
+    }
+
+    st = yajl_parse(h, data, len);
+
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+
+    yajl_free(h);
+
+    if (st != yajl_status_ok || sv.depth != 0 || !(sv.seen & 1)) {
+        /* not an object with "a" (or not JSON): the plain error */
+        goto done;
+    }
+
+    code = sv.op ? COLLAB_MSG_ERR_OT_BADLY_FORMED
+                 : COLLAB_MSG_ERR_BADLY_FORMED;
+
+    /* "op: JSON nested too deeply", like the decoder's own messages */
+    p = ngx_snprintf(message, sizeof(message), "%s: %s",
+                     sv.a[0] ? (char *) sv.a : "message", reason);
+
+    if (yajl_gen_string(sv.gen, (const unsigned char *) "error", 5)
+           != yajl_gen_status_ok
+        || yajl_gen_map_open(sv.gen) != yajl_gen_status_ok
+        || yajl_gen_string(sv.gen, (const unsigned char *) "code", 4)
+           != yajl_gen_status_ok
+        || yajl_gen_string(sv.gen, (const unsigned char *) code,
+                           ngx_strlen(code))
+           != yajl_gen_status_ok
+        || yajl_gen_string(sv.gen, (const unsigned char *) "message", 7)
+           != yajl_gen_status_ok
+        || yajl_gen_string(sv.gen, message, p - message)
+           != yajl_gen_status_ok
+        || yajl_gen_map_close(sv.gen) != yajl_gen_status_ok
+        || yajl_gen_map_close(sv.gen) != yajl_gen_status_ok
+        || yajl_gen_get_buf(sv.gen, &buf, &blen) != yajl_gen_status_ok)
+    {
+        goto done;
+    }
+
+    (void) ngx_http_collab_ws_send_text(s->ws, buf, blen);
+
+    rc = NGX_OK;
+
+done:
+
+    yajl_gen_free(sv.gen);
+
+    return rc;
+}
+
+
+/* type: 0 null, 1 boolean (len is the value), 2 number, 3 string */
+static int
+ngx_http_collab_salvage_scalar(ngx_http_collab_salvage_t *sv,
+    ngx_uint_t type, const char *p, size_t len)
+{
+    int         ok;
+    ngx_int_t   key;
+    const char  *name;
+
+    if (sv->depth == 0) {
+        /* a scalar at the top: not an object */
+        return 0;
+    }
+
+    key = sv->key;
+    sv->key = -1;
+
+    if (sv->depth != 1 || key < 0) {
+        return 1;
+    }
+
+    /* U+0000 cannot be echoed safely: leave the key out */
+    if (type == 3 && ngx_strlchr((u_char *) p, (u_char *) p + len, '\0')) {
+        return 1;
+    }
+
+    if (key == 0) {
+        if (type != 3) {
+            return 1;
+        }
+
+        sv->op = (len == 2 && p[0] == 'o' && p[1] == 'p');
+
+        if (len <= 2) {
+            ngx_memcpy(sv->a, p, len);
+        }
+    }
+
+    name = ngx_http_collab_salvage_keys[key];
+
+    if (yajl_gen_string(sv->gen, (const unsigned char *) name,
+                        ngx_strlen(name))
+        != yajl_gen_status_ok)
+    {
+        return 0;
+    }
+
+    switch (type) {
+
+    case 0:
+        ok = (yajl_gen_null(sv->gen) == yajl_gen_status_ok);
+        break;
+
+    case 1:
+        ok = (yajl_gen_bool(sv->gen, len != 0) == yajl_gen_status_ok);
+        break;
+
+    case 2:
+        ok = (yajl_gen_number(sv->gen, p, len) == yajl_gen_status_ok);
+        break;
+
+    default:
+        ok = (yajl_gen_string(sv->gen, (const unsigned char *) p, len)
+              == yajl_gen_status_ok);
+        break;
+    }
+
+    sv->seen |= (ngx_uint_t) 1 << key;
+
+    return ok;
+}
+
+
+static int
+ngx_http_collab_salvage_null(void *ctx)
+{
+    return ngx_http_collab_salvage_scalar(ctx, 0, NULL, 0);
+}
+
+
+static int
+ngx_http_collab_salvage_boolean(void *ctx, int b)
+{
+    return ngx_http_collab_salvage_scalar(ctx, 1, NULL, b ? 1 : 0);
+}
+
+
+static int
+ngx_http_collab_salvage_number(void *ctx, const char *p, size_t len)
+{
+    return ngx_http_collab_salvage_scalar(ctx, 2, p, len);
+}
+
+
+static int
+ngx_http_collab_salvage_string(void *ctx, const unsigned char *p,
+    size_t len)
+{
+    return ngx_http_collab_salvage_scalar(ctx, 3, (const char *) p, len);
+}
+
+
+static int
+ngx_http_collab_salvage_start_map(void *ctx)
+{
+    ngx_http_collab_salvage_t  *sv = ctx;
+
+    if (sv->depth++ == 0) {
+        return yajl_gen_map_open(sv->gen) == yajl_gen_status_ok;
+    }
+
+    /* a container value is not echoed */
+    sv->key = -1;
+
+    return 1;
+}
+
+
+static int
+ngx_http_collab_salvage_map_key(void *ctx, const unsigned char *p,
+    size_t len)
+{
+    ngx_http_collab_salvage_t  *sv = ctx;
+
+    ngx_uint_t  i;
+
+    sv->key = -1;
+
+    if (sv->depth != 1) {
+        return 1;
+    }
+
+    for (i = 0; i < NGX_HTTP_COLLAB_SALVAGE_KEYS; i++) {
+        if (ngx_strlen(ngx_http_collab_salvage_keys[i]) == len
+            && ngx_strncmp(ngx_http_collab_salvage_keys[i], p, len) == 0)
+        {
+            /* the first occurrence only: no key twice in the echo */
+            if (!(sv->seen & ((ngx_uint_t) 1 << i))) {
+                sv->key = i;
+            }
+
+            break;
+        }
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_http_collab_salvage_end(void *ctx)
+{
+    ngx_http_collab_salvage_t  *sv = ctx;
+
+    sv->depth--;
+
+    return 1;
+}
+
+
+static int
+ngx_http_collab_salvage_start_array(void *ctx)
+{
+    ngx_http_collab_salvage_t  *sv = ctx;
+
+    if (sv->depth++ == 0) {
+        /* an array at the top: not an object */
+        return 0;
+    }
+
+    sv->key = -1;
+
+    return 1;
 }

@@ -13,6 +13,10 @@
 #include "ws/ngx_http_collab_ws.h"
 
 
+/* sharedb's code for refused reads: subscriptions over the limit */
+#define NGX_HTTP_COLLAB_ERR_READS_REJECTED  "ERR_SNAPSHOT_READS_REJECTED"
+
+
 /* "<16 hex random><16 hex digest of principal and random>" */
 #define NGX_HTTP_COLLAB_SRC_LEN  32
 
@@ -29,6 +33,17 @@ typedef struct {
     ngx_queue_t                submits;     /* ops waiting for commit */
     ngx_queue_t                reqs;        /* s/f/bulk/nf in progress */
     ngx_queue_t                presence;    /* presence subscriptions */
+
+    /* what the per-connection limits count */
+    ngx_uint_t                 nsubs;       /* entries in subs */
+    ngx_uint_t                 npending;    /* documents of reqs */
+    ngx_uint_t                 npresence;   /* entries in presence */
+
+    /* the last seq submitted per document: a reused seq is refused */
+    ngx_rbtree_t               seqs;
+    ngx_rbtree_node_t          seqs_sentinel;
+    ngx_queue_t                seqs_lru;
+    ngx_uint_t                 nseqs;
 } ngx_http_collab_session_t;
 
 

@@ -28,7 +28,8 @@ enum {
     NGX_HTTP_COLLAB_STMT_FIND,
     NGX_HTTP_COLLAB_STMT_SNAPSHOT,
     NGX_HTTP_COLLAB_STMT_HEADS,
-    NGX_HTTP_COLLAB_STMT_LIST
+    NGX_HTTP_COLLAB_STMT_LIST,
+    NGX_HTTP_COLLAB_STMT_COMMIT_MULTI
 };
 
 
@@ -144,7 +145,37 @@ static ngx_http_collab_pg_stmt_t  ngx_http_collab_store_stmts[] = {
       "       (extract(epoch FROM updated_at) * 1000)::bigint"
       " FROM collab_docs WHERE collection = $1 AND NOT deleted"
       " ORDER BY updated_at DESC, name LIMIT $2",
-      2 }
+      2 },
+
+    /*
+     * the batches of several documents in one transaction: a document
+     * whose head moved updates nothing and gets no rows; one row per
+     * batch says whether it went in (the heads result shape)
+     */
+    { "collab_commit_multi",
+      "WITH d AS ("
+      "  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[],"
+      "                       $4::bigint[])"
+      "         WITH ORDINALITY AS d(collection, name, base, head, i)),"
+      " head AS ("
+      "  UPDATE collab_docs c SET version = d.head, updated_at = now()"
+      "  FROM d WHERE c.collection = d.collection AND c.name = d.name"
+      "           AND c.version = d.base"
+      "  RETURNING c.id, d.i, d.base),"
+      " ins AS ("
+      "  INSERT INTO collab_ops (doc, version, src, seq, kind, op,"
+      "                          principal)"
+      "  SELECT head.id, head.base + u.n, u.src, u.seq, 'op', u.op,"
+      "         u.principal"
+      "  FROM unnest($5::bigint[], $6::bigint[], $7::text[],"
+      "              $8::bigint[], $9::text[], $10::text[])"
+      "       AS u(di, n, src, seq, op, principal)"
+      "  JOIN head ON head.i = u.di"
+      "  RETURNING 1) "
+      "SELECT (h.i IS NOT NULL)::int::bigint, false,"
+      "       (SELECT count(*) FROM ins)"
+      " FROM d LEFT JOIN head h ON h.i = d.i ORDER BY d.i",
+      10 }
 };
 
 
@@ -395,6 +426,127 @@ ngx_http_collab_store_commit(ngx_str_t *collection, ngx_str_t *doc,
         ngx_http_collab_store_elem_text(ctx, &ops[i].principal);
     }
     ngx_http_collab_store_array_end(ctx, 12);
+
+    return ngx_http_collab_store_send(ctx);
+}
+
+
+ngx_int_t
+ngx_http_collab_store_commit_multi(ngx_http_collab_store_batch_t *b,
+    ngx_uint_t n, ngx_http_collab_store_handler_pt handler, void *data)
+{
+    size_t                        size;
+    ngx_uint_t                    i, j, nops;
+    ngx_http_collab_store_op_t   *op;
+    ngx_http_collab_store_ctx_t  *ctx;
+
+    if (n == 0) {
+        return NGX_ERROR;
+    }
+
+    /* 10 array headers, per document 4 elements, per op 6 elements */
+    size = 10 * 20 + n * 4 * (4 + 8);
+    nops = 0;
+
+    for (i = 0; i < n; i++) {
+        if (b[i].n == 0 || b[i].base <= 0) {
+            return NGX_ERROR;
+        }
+
+        size += b[i].collection.len + b[i].doc.len;
+        nops += b[i].n;
+
+        for (j = 0; j < b[i].n; j++) {
+            op = &b[i].ops[j];
+
+            if (op->kind != NGX_HTTP_COLLAB_STORE_OP) {
+                return NGX_ERROR;
+            }
+
+            size += 6 * (4 + 8) + op->src.len + op->op.len
+                    + op->principal.len;
+        }
+    }
+
+    ctx = ngx_http_collab_store_ctx(NGX_HTTP_COLLAB_STMT_COMMIT_MULTI, size,
+                                    handler, data);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->n = n;
+
+    ngx_http_collab_store_array(ctx, NGX_HTTP_COLLAB_PG_TEXTOID, n);
+    for (i = 0; i < n; i++) {
+        ngx_http_collab_store_elem_text(ctx, &b[i].collection);
+    }
+    ngx_http_collab_store_array_end(ctx, 0);
+
+    ngx_http_collab_store_array(ctx, NGX_HTTP_COLLAB_PG_TEXTOID, n);
+    for (i = 0; i < n; i++) {
+        ngx_http_collab_store_elem_text(ctx, &b[i].doc);
+    }
+    ngx_http_collab_store_array_end(ctx, 1);
+
+    ngx_http_collab_store_array(ctx, NGX_HTTP_COLLAB_PG_INT8OID, n);
+    for (i = 0; i < n; i++) {
+        ngx_http_collab_store_elem_int(ctx, b[i].base);
+    }
+    ngx_http_collab_store_array_end(ctx, 2);
+
+    ngx_http_collab_store_array(ctx, NGX_HTTP_COLLAB_PG_INT8OID, n);
+    for (i = 0; i < n; i++) {
+        ngx_http_collab_store_elem_int(ctx, b[i].base + (int64_t) b[i].n);
+    }
+    ngx_http_collab_store_array_end(ctx, 3);
+
+    ngx_http_collab_store_array(ctx, NGX_HTTP_COLLAB_PG_INT8OID, nops);
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < b[i].n; j++) {
+            ngx_http_collab_store_elem_int(ctx, (int64_t) i + 1);
+        }
+    }
+    ngx_http_collab_store_array_end(ctx, 4);
+
+    ngx_http_collab_store_array(ctx, NGX_HTTP_COLLAB_PG_INT8OID, nops);
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < b[i].n; j++) {
+            ngx_http_collab_store_elem_int(ctx, (int64_t) j + 1);
+        }
+    }
+    ngx_http_collab_store_array_end(ctx, 5);
+
+    ngx_http_collab_store_array(ctx, NGX_HTTP_COLLAB_PG_TEXTOID, nops);
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < b[i].n; j++) {
+            ngx_http_collab_store_elem_text(ctx, &b[i].ops[j].src);
+        }
+    }
+    ngx_http_collab_store_array_end(ctx, 6);
+
+    ngx_http_collab_store_array(ctx, NGX_HTTP_COLLAB_PG_INT8OID, nops);
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < b[i].n; j++) {
+            ngx_http_collab_store_elem_int(ctx, b[i].ops[j].seq);
+        }
+    }
+    ngx_http_collab_store_array_end(ctx, 7);
+
+    ngx_http_collab_store_array(ctx, NGX_HTTP_COLLAB_PG_TEXTOID, nops);
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < b[i].n; j++) {
+            ngx_http_collab_store_elem_text(ctx, &b[i].ops[j].op);
+        }
+    }
+    ngx_http_collab_store_array_end(ctx, 8);
+
+    ngx_http_collab_store_array(ctx, NGX_HTTP_COLLAB_PG_TEXTOID, nops);
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < b[i].n; j++) {
+            ngx_http_collab_store_elem_text(ctx, &b[i].ops[j].principal);
+        }
+    }
+    ngx_http_collab_store_array_end(ctx, 9);
 
     return ngx_http_collab_store_send(ctx);
 }
@@ -780,6 +932,7 @@ ngx_http_collab_store_done(ngx_http_collab_pg_req_t *req, ngx_int_t rc,
         break;
 
     case NGX_HTTP_COLLAB_STMT_HEADS:
+    case NGX_HTTP_COLLAB_STMT_COMMIT_MULTI:
         out = ngx_http_collab_store_heads_result(res);
         break;
 

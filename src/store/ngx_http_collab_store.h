@@ -118,6 +118,25 @@ ngx_int_t ngx_http_collab_store_commit(ngx_str_t *collection, ngx_str_t *doc,
     int64_t base, ngx_http_collab_store_op_t *ops, ngx_uint_t n,
     ngx_http_collab_store_handler_pt handler, void *data);
 
+/* one document's batch of a multi-document commit */
+typedef struct {
+    ngx_str_t                    collection;
+    ngx_str_t                    doc;
+    int64_t                      base;        /* head it applies to, > 0 */
+    ngx_http_collab_store_op_t  *ops;         /* kind OP only */
+    ngx_uint_t                   n;
+} ngx_http_collab_store_batch_t;
+
+/*
+ * The batches of several documents (each at most once) in one
+ * transaction.  OK: res->heads[i] is 1 where b[i] went in, 0 where its
+ * head had moved (nothing of it written).  Any other outcome applies to
+ * the whole statement: CONFLICT or DUPLICATE (a unique violation) mean
+ * that nothing was written.
+ */
+ngx_int_t ngx_http_collab_store_commit_multi(ngx_http_collab_store_batch_t *b,
+    ngx_uint_t n, ngx_http_collab_store_handler_pt handler, void *data);
+
 /* a new document: its row and its create op at version 1 */
 ngx_int_t ngx_http_collab_store_create(ngx_str_t *collection, ngx_str_t *doc,
     ngx_http_collab_store_op_t *create,
