@@ -340,13 +340,14 @@ ${machine}
   'trace takes about 17 minutes a run); its ops/s is compared, and the text ' +
   'after those ops is checked exactly.'}
 - REST snapshot reads (**snapshot**, ours only: ShareDB has no REST
-  snapshot): \`wrk -t2 -c64\` (keep-alive) for ${quick ? 3 : 10} s on
-  \`GET /api/bench/snap10k\`, a ~10 KB document (ASCII, accents, CJK,
-  emoji) created through the WebSocket and served from the worker's copy,
-  then as long on \`/static/snap10k.json\`, the very bytes of that
-  response as a file from the same nginx (\`sendfile on\`); a run with
-  any non-2xx answer counts as failed. wrk shares the 2 cores with nginx
-  in both halves.
+  snapshot): \`wrk -t2 -c64\` (keep-alive) on \`GET /api/bench/snap10k\`,
+  a ~10 KB document (ASCII, accents, CJK, emoji) created through the
+  WebSocket and served from the worker's copy, and on
+  \`/static/snap10k.json\`, the very bytes of that response as a file
+  from the same nginx (\`sendfile on\`), in alternating ${quick ? 1 : 2} s
+  slices, about ${quick ? 3 : 10} s on each a run; the ratio is the mean
+  requests/s of one over the other's. A run with any non-2xx answer counts
+  as failed. wrk shares the 2 cores with nginx in both.
 - Reference server: \`bench/reference/server.js\`, stock ShareDB over \`ws\` +
   websocket-json-stream, its own database \`sharedb_ref\` in the same
   PostgreSQL (sharedb-postgres's structure.sql) and Redis db 1. The npm

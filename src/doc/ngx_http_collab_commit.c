@@ -2470,6 +2470,9 @@ ngx_http_collab_commit_received(ngx_http_collab_doc_t *doc, ngx_pid_t pid,
     collab_msg_err_t           err;
     ngx_http_collab_submit_t  *s;
 
+    /* whatever happens, a release from now on says "free" */
+    doc->contended = 1;
+
     if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED
         || doc->release_pending || doc->state != NGX_HTTP_COLLAB_DOC_READY
         || ngx_http_collab_doc_worker.exiting)
@@ -2519,7 +2522,6 @@ ngx_http_collab_commit_received(ngx_http_collab_doc_t *doc, ngx_pid_t pid,
     ngx_http_collab_commit_stats.fwd_received++;
 
     s->origin = pid;
-    doc->contended = 1;
 
     ngx_http_collab_commit_submit(doc, s);
 }
