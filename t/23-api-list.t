@@ -57,13 +57,13 @@ GET /api/nothing-here
 []
 
 
-=== TEST 4: two path segments are no endpoint
+=== TEST 4: three segments other than ops are no endpoint
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
 --- config
     location /api/ { collab_api; }
 --- request
-GET /api/list/old
+GET /api/list/old/x
 --- error_code: 404
 --- response_body_like: no such endpoint
 

@@ -159,6 +159,8 @@ C.main(async () => {
   }
   const old = await get('/api/t25/doc%201', { 'If-None-Match': '"t25/doc%201/v1"' });
   C.eq([old.status, old.body], [200, r.body], 'another ETag: 200');
+  const im = await get('/api/t25/doc%201', { 'If-Match': '"t25/doc%201/v1"' });
+  C.eq(im.status, 412, 'If-Match with another ETag: 412');
 
   C.stage('HEAD');
   const h = await get('/api/t25/doc%201', {}, 'HEAD');
