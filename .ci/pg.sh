@@ -14,6 +14,9 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+svc=pg.sh
+. "$top/.ci/svc-lib.sh"
+
 sqldir=${COLLAB_SQL_DIR:-$top/sql}
 
 pgbin=${PG_BIN:-}
@@ -23,17 +26,8 @@ if [ -z "$pgbin" ]; then
     done
 fi
 if [ -z "$pgbin" ] || [ ! -x "$pgbin/pg_ctl" ]; then
-    echo "pg.sh: PostgreSQL server binaries not found:" \
-         "apt-get install postgresql" >&2
-    exit 1
+    die "PostgreSQL server binaries not found: apt-get install postgresql"
 fi
-
-die() { echo "pg.sh: $*" >&2; exit 1; }
-
-usage() {
-    echo "usage: $0 start <dir> <port> | stop <dir> | status <dir>" >&2
-    exit 2
-}
 
 # run a server-side command as the cluster owner
 as_owner() {
@@ -88,12 +82,7 @@ apply_sql() {
 start() {
     local port=$1 i
 
-    case $port in
-        ''|*[!0-9]*) die "bad port '$port'" ;;
-    esac
-
-    mkdir -p "$dir"
-    dir=$(cd "$dir" && pwd)
+    start_dir "$port"
     data=$dir/data
 
     # unix socket path limit is ~107 bytes

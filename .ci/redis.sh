@@ -9,12 +9,8 @@
 #   .ci/redis.sh status <dir>         exit 0 if running
 set -euo pipefail
 
-die() { echo "redis.sh: $*" >&2; exit 1; }
-
-usage() {
-    echo "usage: $0 start <dir> <port> | stop <dir> | status <dir>" >&2
-    exit 2
-}
+svc=redis.sh
+. "$(dirname "$0")/svc-lib.sh"
 
 command -v redis-server > /dev/null \
     || die "redis-server not found: apt-get install redis-server"
@@ -28,12 +24,7 @@ pid() {
 start() {
     local port=$1 i
 
-    case $port in
-        ''|*[!0-9]*) die "bad port '$port'" ;;
-    esac
-
-    mkdir -p "$dir"
-    dir=$(cd "$dir" && pwd)
+    start_dir "$port"
 
     if pid > /dev/null; then
         # already running: report the port it was started with

@@ -10,51 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/collab_ot_json.h"
 #include "engine/collab_text.h"
 #include "trace_load.h"
+#include "bench_time.h"
 
 
 #define BENCH_MAX_RUNS  31
-
-
-static double bench_now(void);
-static int bench_cmp(const void *a, const void *b);
-static double bench_median(double *v, int n);
-
-
-static double
-bench_now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-
-static int
-bench_cmp(const void *a, const void *b)
-{
-    double  x, y;
-
-    x = *(const double *) a;
-    y = *(const double *) b;
-
-    return (x > y) - (x < y);
-}
-
-
-static double
-bench_median(double *v, int n)
-{
-    qsort(v, n, sizeof(double), bench_cmp);
-
-    return v[n / 2];
-}
 
 
 int

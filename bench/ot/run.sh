@@ -9,8 +9,8 @@ cd "$ROOT"
 TRACE=${BENCH_TRACE:-$ROOT/../shared/traces/automerge-paper.json.gz}
 mkdir -p build/bench
 
-${CC:-cc} -std=gnu99 -O2 -Wall -Wextra -Werror -Isrc -It/ot \
-    -o build/bench/bench_ot bench/ot/bench.c t/ot/trace_load.c \
-    src/engine/collab_*.c -lyajl -lz
+${CC:-cc} -std=gnu99 -O2 -Wall -Wextra -Werror -Isrc -It/ot -Ibench/common \
+    -o build/bench/bench_ot bench/ot/bench.c bench/common/bench_time.c \
+    t/ot/trace_load.c src/engine/collab_*.c -lyajl -lz
 
 build/bench/bench_ot "$TRACE" "${BENCH_RUNS:-7}"

@@ -10,19 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ws/collab_ws_frame.h"
+#include "bench_time.h"
 
 
 #define BENCH_FRAMES       256
 #define BENCH_PAYLOAD      1024
 #define BENCH_FRAME_SIZE   (BENCH_PAYLOAD + 8)
 #define BENCH_RUNS         5
-
-
-static double bench_now(void);
-static int bench_cmp(const void *a, const void *b);
 
 
 int
@@ -140,40 +136,14 @@ main(int argc, char **argv)
         fps[run] = (double) frames / spent;
     }
 
-    qsort(mbs, BENCH_RUNS, sizeof(double), bench_cmp);
-    qsort(fps, BENCH_RUNS, sizeof(double), bench_cmp);
-
     printf("%s 1 KiB masked text frames, %zu-byte reads: "
            "%.0f MB/s, %.0f frames/s (median of %d)\n",
-           utf8 ? "utf8 " : "ascii", rd, mbs[BENCH_RUNS / 2],
-           fps[BENCH_RUNS / 2], BENCH_RUNS);
+           utf8 ? "utf8 " : "ascii", rd, bench_median(mbs, BENCH_RUNS),
+           bench_median(fps, BENCH_RUNS), BENCH_RUNS);
 
     free(text);
     free(pristine);
     free(work);
 
     return 0;
-}
-
-
-static double
-bench_now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-
-static int
-bench_cmp(const void *a, const void *b)
-{
-    double  x, y;
-
-    x = *(const double *) a;
-    y = *(const double *) b;
-
-    return (x > y) - (x < y);
 }

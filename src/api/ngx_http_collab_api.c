@@ -14,10 +14,17 @@
 #include "api/ngx_http_collab_api_snapshot.h"
 
 
+typedef ngx_int_t (*ngx_http_collab_api_json_pt)(ngx_http_request_t *r,
+    ngx_http_collab_store_result_t *res);
+
+
 static ngx_int_t ngx_http_collab_api_path(ngx_http_request_t *r,
     ngx_str_t *parts);
 static void ngx_http_collab_api_list_done(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
+static void ngx_http_collab_api_done(ngx_http_request_t *r, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res, ngx_http_collab_api_json_pt json,
+    char *not_found);
 static ngx_int_t ngx_http_collab_api_list_json(ngx_http_request_t *r,
     ngx_http_collab_store_result_t *res);
 static ngx_int_t ngx_http_collab_api_version(ngx_http_request_t *r,
@@ -26,6 +33,10 @@ static void ngx_http_collab_api_ops_done(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
 static ngx_int_t ngx_http_collab_api_ops_json(ngx_http_request_t *r,
     ngx_http_collab_store_result_t *res);
+static void ngx_http_collab_api_gen_int(yajl_gen g, int64_t n);
+static void ngx_http_collab_api_gen_raw(yajl_gen g, ngx_str_t *json);
+static ngx_int_t ngx_http_collab_api_gen_send(ngx_http_request_t *r,
+    yajl_gen g);
 
 
 #define ngx_http_collab_api_gen_str(g, s)                                    \
@@ -181,31 +192,28 @@ static void
 ngx_http_collab_api_list_done(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res)
 {
-    ngx_http_request_t  *r = data;
+    ngx_http_collab_api_done(data, rc, res, ngx_http_collab_api_list_json,
+                             NULL);
+}
 
+
+/* the response to a store answer; the request was held for it */
+
+static void
+ngx_http_collab_api_done(ngx_http_request_t *r, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res, ngx_http_collab_api_json_pt json,
+    char *not_found)
+{
     ngx_int_t          status;
     ngx_connection_t  *c;
 
     c = r->connection;
 
-    switch (rc) {
+    if (rc == NGX_HTTP_COLLAB_STORE_OK) {
+        status = json(r, res);
 
-    case NGX_HTTP_COLLAB_STORE_OK:
-        status = ngx_http_collab_api_list_json(r, res);
-        break;
-
-    case NGX_HTTP_COLLAB_STORE_UNAVAILABLE:
-    case NGX_HTTP_COLLAB_STORE_UNKNOWN:
-        status = ngx_http_collab_api_error(r,
-                                           NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "database unavailable");
-        break;
-
-    default:
-        status = ngx_http_collab_api_error(r,
-                                           NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                           "database error");
-        break;
+    } else {
+        status = ngx_http_collab_api_store_error(r, rc, not_found);
     }
 
     ngx_http_collab_store_result_free(res);
@@ -219,12 +227,8 @@ static ngx_int_t
 ngx_http_collab_api_list_json(ngx_http_request_t *r,
     ngx_http_collab_store_result_t *res)
 {
-    size_t                        len;
-    u_char                        num[NGX_INT64_LEN];
-    ngx_int_t                     rc;
     ngx_uint_t                    i;
     yajl_gen                      g;
-    const unsigned char          *buf;
     ngx_http_collab_store_doc_t  *d;
 
     g = yajl_gen_alloc(NULL);
@@ -244,31 +248,20 @@ ngx_http_collab_api_list_json(ngx_http_request_t *r,
         yajl_gen_string(g, d->name.data, d->name.len);
 
         ngx_http_collab_api_gen_str(g, "v");
-        len = ngx_sprintf(num, "%L", d->version) - num;
-        yajl_gen_number(g, (const char *) num, len);
+        ngx_http_collab_api_gen_int(g, d->version);
 
         ngx_http_collab_api_gen_str(g, "type");
         yajl_gen_string(g, d->type.data, d->type.len);
 
         ngx_http_collab_api_gen_str(g, "updated");
-        len = ngx_sprintf(num, "%L", d->updated) - num;
-        yajl_gen_number(g, (const char *) num, len);
+        ngx_http_collab_api_gen_int(g, d->updated);
 
         yajl_gen_map_close(g);
     }
 
     yajl_gen_array_close(g);
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
-        yajl_gen_free(g);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_collab_api_send(r, NGX_HTTP_OK, buf, len);
-
-    yajl_gen_free(g);
-
-    return rc;
+    return ngx_http_collab_api_gen_send(r, g);
 }
 
 
@@ -298,42 +291,8 @@ static void
 ngx_http_collab_api_ops_done(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res)
 {
-    ngx_http_request_t  *r = data;
-
-    ngx_int_t          status;
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    switch (rc) {
-
-    case NGX_HTTP_COLLAB_STORE_OK:
-        status = ngx_http_collab_api_ops_json(r, res);
-        break;
-
-    case NGX_HTTP_COLLAB_STORE_NOT_FOUND:
-        status = ngx_http_collab_api_error(r, NGX_HTTP_NOT_FOUND,
-                                           "no such document");
-        break;
-
-    case NGX_HTTP_COLLAB_STORE_UNAVAILABLE:
-    case NGX_HTTP_COLLAB_STORE_UNKNOWN:
-        status = ngx_http_collab_api_error(r,
-                                           NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "database unavailable");
-        break;
-
-    default:
-        status = ngx_http_collab_api_error(r,
-                                           NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                           "database error");
-        break;
-    }
-
-    ngx_http_collab_store_result_free(res);
-
-    ngx_http_finalize_request(r, status);
-    ngx_http_run_posted_requests(c);
+    ngx_http_collab_api_done(data, rc, res, ngx_http_collab_api_ops_json,
+                             "no such document");
 }
 
 
@@ -341,12 +300,8 @@ static ngx_int_t
 ngx_http_collab_api_ops_json(ngx_http_request_t *r,
     ngx_http_collab_store_result_t *res)
 {
-    size_t                       len;
-    u_char                       num[NGX_INT64_LEN];
-    ngx_int_t                    rc;
     ngx_uint_t                   i;
     yajl_gen                     g;
-    const unsigned char         *buf;
     ngx_http_collab_store_op_t  *op;
 
     g = yajl_gen_alloc(NULL);
@@ -362,15 +317,13 @@ ngx_http_collab_api_ops_json(ngx_http_request_t *r,
         yajl_gen_map_open(g);
 
         ngx_http_collab_api_gen_str(g, "v");
-        len = ngx_sprintf(num, "%L", op->version) - num;
-        yajl_gen_number(g, (const char *) num, len);
+        ngx_http_collab_api_gen_int(g, op->version);
 
         ngx_http_collab_api_gen_str(g, "src");
         yajl_gen_string(g, op->src.data, op->src.len);
 
         ngx_http_collab_api_gen_str(g, "seq");
-        len = ngx_sprintf(num, "%L", op->seq) - num;
-        yajl_gen_number(g, (const char *) num, len);
+        ngx_http_collab_api_gen_int(g, op->seq);
 
         /*
          * yajl_gen_number() writes its text verbatim: that is how the raw
@@ -386,12 +339,7 @@ ngx_http_collab_api_ops_json(ngx_http_request_t *r,
             ngx_http_collab_api_gen_str(g, "type");
             yajl_gen_string(g, op->create_type.data, op->create_type.len);
             ngx_http_collab_api_gen_str(g, "data");
-            if (op->create_data.len) {
-                yajl_gen_number(g, (const char *) op->create_data.data,
-                                op->create_data.len);
-            } else {
-                yajl_gen_null(g);
-            }
+            ngx_http_collab_api_gen_raw(g, &op->create_data);
             yajl_gen_map_close(g);
             break;
 
@@ -402,22 +350,55 @@ ngx_http_collab_api_ops_json(ngx_http_request_t *r,
 
         default:
             ngx_http_collab_api_gen_str(g, "op");
-            if (op->op.len) {
-                yajl_gen_number(g, (const char *) op->op.data, op->op.len);
-            } else {
-                yajl_gen_null(g);
-            }
+            ngx_http_collab_api_gen_raw(g, &op->op);
             break;
         }
 
         ngx_http_collab_api_gen_str(g, "time");
-        len = ngx_sprintf(num, "%L", op->time) - num;
-        yajl_gen_number(g, (const char *) num, len);
+        ngx_http_collab_api_gen_int(g, op->time);
 
         yajl_gen_map_close(g);
     }
 
     yajl_gen_array_close(g);
+
+    return ngx_http_collab_api_gen_send(r, g);
+}
+
+
+static void
+ngx_http_collab_api_gen_int(yajl_gen g, int64_t n)
+{
+    u_char  *p;
+    u_char   num[NGX_INT64_LEN];
+
+    p = ngx_sprintf(num, "%L", n);
+    yajl_gen_number(g, (const char *) num, p - num);
+}
+
+
+/* stored JSON text, verbatim (yajl_gen_number() does not look at it) */
+
+static void
+ngx_http_collab_api_gen_raw(yajl_gen g, ngx_str_t *json)
+{
+    if (json->len) {
+        yajl_gen_number(g, (const char *) json->data, json->len);
+
+    } else {
+        yajl_gen_null(g);
+    }
+}
+
+
+/* sends what g holds as a 200 and frees g */
+
+static ngx_int_t
+ngx_http_collab_api_gen_send(ngx_http_request_t *r, yajl_gen g)
+{
+    size_t                len;
+    ngx_int_t             rc;
+    const unsigned char  *buf;
 
     if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
         yajl_gen_free(g);
@@ -429,6 +410,33 @@ ngx_http_collab_api_ops_json(ngx_http_request_t *r,
     yajl_gen_free(g);
 
     return rc;
+}
+
+
+ngx_int_t
+ngx_http_collab_api_store_error(ngx_http_request_t *r, ngx_int_t rc,
+    char *not_found)
+{
+    switch (rc) {
+
+    case NGX_HTTP_COLLAB_STORE_NOT_FOUND:
+        if (not_found == NULL) {
+            break;
+        }
+
+        return ngx_http_collab_api_error(r, NGX_HTTP_NOT_FOUND, not_found);
+
+    case NGX_HTTP_COLLAB_STORE_UNAVAILABLE:
+    case NGX_HTTP_COLLAB_STORE_UNKNOWN:
+        return ngx_http_collab_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "database unavailable");
+
+    default:
+        break;
+    }
+
+    return ngx_http_collab_api_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "database error");
 }
 
 
@@ -450,15 +458,36 @@ ngx_int_t
 ngx_http_collab_api_send(ngx_http_request_t *r, ngx_uint_t status,
     const u_char *body, size_t len)
 {
-    ngx_int_t    rc;
-    ngx_buf_t   *b;
-    ngx_chain_t  out;
+    ngx_int_t   rc;
+    ngx_buf_t  *b;
+
+    rc = ngx_http_collab_api_body(r, status, len, &b);
+
+    if (b == NULL) {
+        return rc;
+    }
+
+    b->last = ngx_cpymem(b->last, body, len);
+
+    return ngx_http_collab_api_output(r, b);
+}
+
+
+ngx_int_t
+ngx_http_collab_api_body(ngx_http_request_t *r, ngx_uint_t status,
+    size_t len, ngx_buf_t **bp)
+{
+    ngx_int_t   rc;
+    ngx_buf_t  *b;
+
+    *bp = NULL;
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
+    /* with an ETag, If-None-Match -> 304 happens in here (not_modified) */
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
@@ -470,7 +499,17 @@ ngx_http_collab_api_send(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = ngx_cpymem(b->last, body, len);
+    *bp = b;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_collab_api_output(ngx_http_request_t *r, ngx_buf_t *b)
+{
+    ngx_chain_t  out;
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 

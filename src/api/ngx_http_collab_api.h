@@ -39,9 +39,26 @@ ngx_int_t ngx_http_collab_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_collab_api_error(ngx_http_request_t *r,
     ngx_uint_t status, char *msg);
 
+/*
+ * The error response to a store callback's rc (not NGX_HTTP_COLLAB_STORE_OK):
+ * 404 {"error":"<not_found>"} for NOT_FOUND when not_found is not NULL,
+ * 503 when PostgreSQL is unreachable, else 500.
+ */
+ngx_int_t ngx_http_collab_api_store_error(ngx_http_request_t *r,
+    ngx_int_t rc, char *not_found);
+
 /* a JSON body with that status; the headers first, then one buffer */
 ngx_int_t ngx_http_collab_api_send(ngx_http_request_t *r, ngx_uint_t status,
     const u_char *body, size_t len);
+
+/*
+ * The two halves of api_send() for a body written in place: the headers
+ * of a JSON body of len bytes, then (*bp not NULL) a buffer of len bytes
+ * to fill; with *bp NULL the response is over and rc is final.
+ */
+ngx_int_t ngx_http_collab_api_body(ngx_http_request_t *r, ngx_uint_t status,
+    size_t len, ngx_buf_t **bp);
+ngx_int_t ngx_http_collab_api_output(ngx_http_request_t *r, ngx_buf_t *b);
 
 
 #endif /* _NGX_HTTP_COLLAB_API_H_INCLUDED_ */

@@ -345,30 +345,9 @@ ngx_http_collab_api_snap_ops(void *data, ngx_int_t rc,
         return;
     }
 
-    switch (rc) {
-
-    case NGX_HTTP_COLLAB_STORE_OK:
-        break;
-
-    case NGX_HTTP_COLLAB_STORE_NOT_FOUND:
+    if (rc != NGX_HTTP_COLLAB_STORE_OK) {
         ngx_http_collab_store_result_free(res);
-        rc = ngx_http_collab_api_error(r, NGX_HTTP_NOT_FOUND,
-                                       "no such version");
-        ngx_http_collab_api_snap_finish(ctx, rc);
-        return;
-
-    case NGX_HTTP_COLLAB_STORE_UNAVAILABLE:
-    case NGX_HTTP_COLLAB_STORE_UNKNOWN:
-        ngx_http_collab_store_result_free(res);
-        rc = ngx_http_collab_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "database unavailable");
-        ngx_http_collab_api_snap_finish(ctx, rc);
-        return;
-
-    default:
-        ngx_http_collab_store_result_free(res);
-        rc = ngx_http_collab_api_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                       "database error");
+        rc = ngx_http_collab_api_store_error(r, rc, "no such version");
         ngx_http_collab_api_snap_finish(ctx, rc);
         return;
     }
@@ -577,7 +556,6 @@ ngx_http_collab_api_snap_send(ngx_http_request_t *r, ngx_str_t *c,
     ngx_int_t            rc;
     ngx_buf_t           *b;
     const char          *s;
-    ngx_chain_t          out;
     collab_text_iter_t   it;
     u_char               head[NGX_INT64_LEN + 64];
 
@@ -602,21 +580,11 @@ ngx_http_collab_api_snap_send(ngx_http_request_t *r, ngx_str_t *c,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
     /* If-None-Match -> 304 happens in here (nginx's not_modified filter) */
-    rc = ngx_http_send_header(r);
+    rc = ngx_http_collab_api_body(r, NGX_HTTP_OK, len, &b);
 
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return rc;
     }
 
     b->last = ngx_cpymem(b->last, head, p - head);
@@ -630,13 +598,7 @@ ngx_http_collab_api_snap_send(ngx_http_request_t *r, ngx_str_t *c,
     *b->last++ = '"';
     *b->last++ = '}';
 
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_collab_api_output(r, b);
 }
 
 

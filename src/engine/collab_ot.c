@@ -53,6 +53,11 @@ static int collab_ot_take(collab_ot_iter_t *it, size_t n, int indivisible,
     collab_ot_part_t *part);
 static int collab_ot_append_part(collab_op_t *dst,
     const collab_ot_part_t *part);
+static int collab_ot_start(collab_op_t *dst, collab_ot_iter_t *it,
+    const collab_op_t *op, const collab_op_t *other);
+static int collab_ot_skip(collab_op_t *dst, collab_ot_iter_t *it,
+    size_t length, int indivisible);
+static int collab_ot_finish(collab_op_t *dst, collab_ot_iter_t *it);
 static void collab_op_trim(collab_op_t *op);
 
 
@@ -543,15 +548,13 @@ collab_op_normalize(collab_op_t *dst, const collab_op_t *op)
 }
 
 
-int
-collab_op_transform(collab_op_t *dst, const collab_op_t *op,
-    const collab_op_t *other, collab_ot_side_e side)
+/* resets dst, checks both ops, and starts reading op */
+
+static int
+collab_ot_start(collab_op_t *dst, collab_ot_iter_t *it, const collab_op_t *op,
+    const collab_op_t *other)
 {
-    int                      rc;
-    size_t                   i, length;
-    collab_ot_iter_t         it;
-    collab_ot_part_t         p;
-    const collab_ot_comp_t  *c, *next;
+    int  rc;
 
     collab_op_reset(dst);
 
@@ -565,7 +568,76 @@ collab_op_transform(collab_op_t *dst, const collab_op_t *op,
         return rc;
     }
 
-    collab_ot_iter_init(&it, op);
+    collab_ot_iter_init(it, op);
+
+    return COLLAB_OT_OK;
+}
+
+
+/*
+ * Copies length code points of the op read by it into dst; the parts of
+ * the class "indivisible" are copied whole and do not count.
+ */
+
+static int
+collab_ot_skip(collab_op_t *dst, collab_ot_iter_t *it, size_t length,
+    int indivisible)
+{
+    int               rc;
+    collab_ot_part_t  p;
+
+    while (length > 0) {
+        collab_ot_take(it, length, indivisible, &p);
+
+        rc = collab_ot_append_part(dst, &p);
+        if (rc != COLLAB_OT_OK) {
+            return rc;
+        }
+
+        if (collab_ot_class(p.type) != indivisible) {
+            length -= p.n;
+        }
+    }
+
+    return COLLAB_OT_OK;
+}
+
+
+/* copies the rest of the op read by it into dst */
+
+static int
+collab_ot_finish(collab_op_t *dst, collab_ot_iter_t *it)
+{
+    int               rc;
+    collab_ot_part_t  p;
+
+    while (collab_ot_take(it, COLLAB_OT_TAKE_ALL, -1, &p)) {
+        rc = collab_ot_append_part(dst, &p);
+        if (rc != COLLAB_OT_OK) {
+            return rc;
+        }
+    }
+
+    collab_op_trim(dst);
+
+    return COLLAB_OT_OK;
+}
+
+
+int
+collab_op_transform(collab_op_t *dst, const collab_op_t *op,
+    const collab_op_t *other, collab_ot_side_e side)
+{
+    int                      rc;
+    size_t                   i, length;
+    collab_ot_iter_t         it;
+    collab_ot_part_t         p;
+    const collab_ot_comp_t  *c, *next;
+
+    rc = collab_ot_start(dst, &it, op, other);
+    if (rc != COLLAB_OT_OK) {
+        return rc;
+    }
 
     for (i = 0; i < other->ncomps; i++) {
         c = &other->comps[i];
@@ -573,19 +645,9 @@ collab_op_transform(collab_op_t *dst, const collab_op_t *op,
         switch (c->type) {
 
         case COLLAB_OT_SKIP:
-            length = c->n;
-
-            while (length > 0) {
-                collab_ot_take(&it, length, COLLAB_OT_INSERT, &p);
-
-                rc = collab_ot_append_part(dst, &p);
-                if (rc != COLLAB_OT_OK) {
-                    return rc;
-                }
-
-                if (p.type != COLLAB_OT_INSERT) {
-                    length -= p.n;
-                }
+            rc = collab_ot_skip(dst, &it, c->n, COLLAB_OT_INSERT);
+            if (rc != COLLAB_OT_OK) {
+                return rc;
             }
 
             break;
@@ -635,16 +697,7 @@ collab_op_transform(collab_op_t *dst, const collab_op_t *op,
         }
     }
 
-    while (collab_ot_take(&it, COLLAB_OT_TAKE_ALL, -1, &p)) {
-        rc = collab_ot_append_part(dst, &p);
-        if (rc != COLLAB_OT_OK) {
-            return rc;
-        }
-    }
-
-    collab_op_trim(dst);
-
-    return COLLAB_OT_OK;
+    return collab_ot_finish(dst, &it);
 }
 
 
@@ -659,19 +712,10 @@ collab_op_compose(collab_op_t *dst, const collab_op_t *a,
     collab_ot_part_t         p;
     const collab_ot_comp_t  *c;
 
-    collab_op_reset(dst);
-
-    rc = collab_op_check(a);
+    rc = collab_ot_start(dst, &it, a, b);
     if (rc != COLLAB_OT_OK) {
         return rc;
     }
-
-    rc = collab_op_check(b);
-    if (rc != COLLAB_OT_OK) {
-        return rc;
-    }
-
-    collab_ot_iter_init(&it, a);
 
     for (i = 0; i < b->ncomps; i++) {
         c = &b->comps[i];
@@ -679,19 +723,9 @@ collab_op_compose(collab_op_t *dst, const collab_op_t *a,
         switch (c->type) {
 
         case COLLAB_OT_SKIP:
-            length = c->n;
-
-            while (length > 0) {
-                collab_ot_take(&it, length, COLLAB_OT_DELETE, &p);
-
-                rc = collab_ot_append_part(dst, &p);
-                if (rc != COLLAB_OT_OK) {
-                    return rc;
-                }
-
-                if (!collab_ot_is_delete(p.type)) {
-                    length -= p.n;
-                }
+            rc = collab_ot_skip(dst, &it, c->n, COLLAB_OT_DELETE);
+            if (rc != COLLAB_OT_OK) {
+                return rc;
             }
 
             break;
@@ -749,16 +783,7 @@ collab_op_compose(collab_op_t *dst, const collab_op_t *a,
         }
     }
 
-    while (collab_ot_take(&it, COLLAB_OT_TAKE_ALL, -1, &p)) {
-        rc = collab_ot_append_part(dst, &p);
-        if (rc != COLLAB_OT_OK) {
-            return rc;
-        }
-    }
-
-    collab_op_trim(dst);
-
-    return COLLAB_OT_OK;
+    return collab_ot_finish(dst, &it);
 }
 
 

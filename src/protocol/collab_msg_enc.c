@@ -26,8 +26,16 @@ static int collab_msg_enc_snap(yajl_gen g, const collab_msg_snapshot_t *s,
     int open);
 static int collab_msg_enc_op_begin(yajl_gen g,
     const collab_msg_op_head_t *h);
+static int collab_msg_enc_op_flag(collab_msg_enc_t *enc,
+    const collab_msg_op_head_t *h, const char *flag);
 static int collab_msg_enc_doc(yajl_gen g, collab_msg_action_e a,
     const collab_msg_str_t *c, const collab_msg_str_t *d);
+static int collab_msg_enc_head(yajl_gen g, collab_msg_action_e a,
+    const char *key, const collab_msg_str_t *s);
+static int collab_msg_enc_field(yajl_gen g, const char *key,
+    const collab_msg_str_t *s);
+static int collab_msg_enc_err(yajl_gen g, const char *code,
+    const char *message);
 
 
 int
@@ -79,8 +87,7 @@ collab_msg_enc_hs(collab_msg_enc_t *enc, const collab_msg_str_t *id)
     rc |= yajl_gen_integer(g, COLLAB_MSG_PROTOCOL);
     rc |= collab_msg_lit(g, "protocolMinor");
     rc |= yajl_gen_integer(g, COLLAB_MSG_PROTOCOL_MINOR);
-    rc |= collab_msg_lit(g, "id");
-    rc |= collab_msg_emit_str(g, id->data, id->len);
+    rc |= collab_msg_enc_field(g, "id", id);
 
     /* the client insists on its default type here, whatever we serve */
     rc |= collab_msg_lit(g, "type");
@@ -107,6 +114,8 @@ collab_msg_enc_pp(collab_msg_enc_t *enc)
 }
 
 
+/* with snap NULL: the doc_reply */
+
 int
 collab_msg_enc_snapshot(collab_msg_enc_t *enc, collab_msg_action_e a,
     const collab_msg_str_t *c, const collab_msg_str_t *d,
@@ -119,8 +128,12 @@ collab_msg_enc_snapshot(collab_msg_enc_t *enc, collab_msg_action_e a,
 
     rc = yajl_gen_map_open(g);
     rc |= collab_msg_enc_doc(g, a, c, d);
-    rc |= collab_msg_lit(g, "data");
-    rc |= collab_msg_enc_snap(g, snap, 1);
+
+    if (snap) {
+        rc |= collab_msg_lit(g, "data");
+        rc |= collab_msg_enc_snap(g, snap, 1);
+    }
+
     rc |= yajl_gen_map_close(g);
 
     return collab_msg_enc_end(enc, rc);
@@ -131,16 +144,7 @@ int
 collab_msg_enc_doc_reply(collab_msg_enc_t *enc, collab_msg_action_e a,
     const collab_msg_str_t *c, const collab_msg_str_t *d)
 {
-    int       rc;
-    yajl_gen  g;
-
-    g = collab_msg_enc_begin(enc);
-
-    rc = yajl_gen_map_open(g);
-    rc |= collab_msg_enc_doc(g, a, c, d);
-    rc |= yajl_gen_map_close(g);
-
-    return collab_msg_enc_end(enc, rc);
+    return collab_msg_enc_snapshot(enc, a, c, d, NULL);
 }
 
 
@@ -153,10 +157,7 @@ collab_msg_enc_bulk_begin(collab_msg_enc_t *enc, collab_msg_action_e a,
 
     g = collab_msg_enc_begin(enc);
 
-    rc = yajl_gen_map_open(g);
-    rc |= collab_msg_enc_action(g, a);
-    rc |= collab_msg_lit(g, "c");
-    rc |= collab_msg_emit_str(g, c->data, c->len);
+    rc = collab_msg_enc_head(g, a, "c", c);
     rc |= collab_msg_lit(g, "data");
     rc |= yajl_gen_map_open(g);
 
@@ -188,13 +189,7 @@ collab_msg_enc_bulk_error(collab_msg_enc_t *enc, const collab_msg_str_t *id,
 
     rc = collab_msg_emit_str(g, id->data, id->len);
     rc |= yajl_gen_map_open(g);
-    rc |= collab_msg_lit(g, "error");
-    rc |= yajl_gen_map_open(g);
-    rc |= collab_msg_lit(g, "code");
-    rc |= collab_msg_emit_str(g, code, strlen(code));
-    rc |= collab_msg_lit(g, "message");
-    rc |= collab_msg_emit_str(g, message, strlen(message));
-    rc |= yajl_gen_map_close(g);
+    rc |= collab_msg_enc_err(g, code, message);
     rc |= yajl_gen_map_close(g);
 
     return rc ? COLLAB_MSG_ENC_ERROR : COLLAB_MSG_OK;
@@ -222,10 +217,7 @@ collab_msg_enc_bulk_reply(collab_msg_enc_t *enc, collab_msg_action_e a,
 
     g = collab_msg_enc_begin(enc);
 
-    rc = yajl_gen_map_open(g);
-    rc |= collab_msg_enc_action(g, a);
-    rc |= collab_msg_lit(g, "c");
-    rc |= collab_msg_emit_str(g, c->data, c->len);
+    rc = collab_msg_enc_head(g, a, "c", c);
     rc |= collab_msg_lit(g, "b");
     rc |= collab_msg_emit_value(g, b);
     rc |= yajl_gen_map_close(g);
@@ -270,8 +262,7 @@ collab_msg_enc_op_create(collab_msg_enc_t *enc, const collab_msg_op_head_t *h,
     rc |= yajl_gen_map_open(g);
     rc |= collab_msg_lit(g, "type");
     rc |= collab_msg_lit(g, COLLAB_MSG_TYPE_TEXT_UNICODE);
-    rc |= collab_msg_lit(g, "data");
-    rc |= collab_msg_emit_str(g, data->data, data->len);
+    rc |= collab_msg_enc_field(g, "data", data);
     rc |= yajl_gen_map_close(g);
     rc |= yajl_gen_map_close(g);
 
@@ -282,32 +273,14 @@ collab_msg_enc_op_create(collab_msg_enc_t *enc, const collab_msg_op_head_t *h,
 int
 collab_msg_enc_op_del(collab_msg_enc_t *enc, const collab_msg_op_head_t *h)
 {
-    int       rc;
-    yajl_gen  g;
-
-    g = collab_msg_enc_begin(enc);
-
-    rc = collab_msg_enc_op_begin(g, h);
-    rc |= collab_msg_lit(g, "del");
-    rc |= yajl_gen_bool(g, 1);
-    rc |= yajl_gen_map_close(g);
-
-    return collab_msg_enc_end(enc, rc);
+    return collab_msg_enc_op_flag(enc, h, "del");
 }
 
 
 int
 collab_msg_enc_op_ack(collab_msg_enc_t *enc, const collab_msg_op_head_t *h)
 {
-    int       rc;
-    yajl_gen  g;
-
-    g = collab_msg_enc_begin(enc);
-
-    rc = collab_msg_enc_op_begin(g, h);
-    rc |= yajl_gen_map_close(g);
-
-    return collab_msg_enc_end(enc, rc);
+    return collab_msg_enc_op_flag(enc, h, NULL);
 }
 
 
@@ -336,19 +309,26 @@ collab_msg_enc_presence(collab_msg_enc_t *enc, const collab_msg_t *msg,
     const collab_msg_str_t *src)
 {
     int       rc;
+    size_t    i;
     yajl_gen  g;
     yajl_val  v;
 
+    /* the doc presence fields, relayed exactly as sent (null included) */
+    static const struct {
+        collab_msg_field_e   field;
+        const char          *key;
+    } doc_fields[] = {
+        { COLLAB_MSG_F_C, "c" },
+        { COLLAB_MSG_F_D, "d" },
+        { COLLAB_MSG_F_V, "v" },
+        { COLLAB_MSG_F_T, "t" }
+    };
+
     g = collab_msg_enc_begin(enc);
 
-    rc = yajl_gen_map_open(g);
-    rc |= collab_msg_enc_action(g, COLLAB_MSG_A_P);
-    rc |= collab_msg_lit(g, "ch");
-    rc |= collab_msg_emit_str(g, msg->ch.data, msg->ch.len);
-    rc |= collab_msg_lit(g, "src");
-    rc |= collab_msg_emit_str(g, src->data, src->len);
-    rc |= collab_msg_lit(g, "id");
-    rc |= collab_msg_emit_str(g, msg->id.data, msg->id.len);
+    rc = collab_msg_enc_head(g, COLLAB_MSG_A_P, "ch", &msg->ch);
+    rc |= collab_msg_enc_field(g, "src", src);
+    rc |= collab_msg_enc_field(g, "id", &msg->id);
 
     if (msg->p) {
         rc |= collab_msg_lit(g, "p");
@@ -358,26 +338,14 @@ collab_msg_enc_presence(collab_msg_enc_t *enc, const collab_msg_t *msg,
     rc |= collab_msg_lit(g, "pv");
     rc |= yajl_gen_integer(g, (long long) msg->pv);
 
-    /* the doc presence fields, exactly as sent (null included) */
+    for (i = 0; i < sizeof(doc_fields) / sizeof(doc_fields[0]); i++) {
+        v = msg->field[doc_fields[i].field];
 
-    if ((v = msg->field[COLLAB_MSG_F_C]) != NULL) {
-        rc |= collab_msg_lit(g, "c");
-        rc |= collab_msg_emit_value(g, v);
-    }
-
-    if ((v = msg->field[COLLAB_MSG_F_D]) != NULL) {
-        rc |= collab_msg_lit(g, "d");
-        rc |= collab_msg_emit_value(g, v);
-    }
-
-    if ((v = msg->field[COLLAB_MSG_F_V]) != NULL) {
-        rc |= collab_msg_lit(g, "v");
-        rc |= collab_msg_emit_value(g, v);
-    }
-
-    if ((v = msg->field[COLLAB_MSG_F_T]) != NULL) {
-        rc |= collab_msg_lit(g, "t");
-        rc |= collab_msg_emit_value(g, v);
+        if (v != NULL) {
+            rc |= collab_msg_emit_str(g, doc_fields[i].key,
+                                      strlen(doc_fields[i].key));
+            rc |= collab_msg_emit_value(g, v);
+        }
     }
 
     rc |= yajl_gen_map_close(g);
@@ -395,10 +363,7 @@ collab_msg_enc_presence_sub(collab_msg_enc_t *enc, collab_msg_action_e a,
 
     g = collab_msg_enc_begin(enc);
 
-    rc = yajl_gen_map_open(g);
-    rc |= collab_msg_enc_action(g, a);
-    rc |= collab_msg_lit(g, "ch");
-    rc |= collab_msg_emit_str(g, ch->data, ch->len);
+    rc = collab_msg_enc_head(g, a, "ch", ch);
 
     if (has_seq) {
         rc |= collab_msg_lit(g, "seq");
@@ -415,18 +380,7 @@ int
 collab_msg_enc_presence_request(collab_msg_enc_t *enc,
     const collab_msg_str_t *ch)
 {
-    int       rc;
-    yajl_gen  g;
-
-    g = collab_msg_enc_begin(enc);
-
-    rc = yajl_gen_map_open(g);
-    rc |= collab_msg_enc_action(g, COLLAB_MSG_A_PR);
-    rc |= collab_msg_lit(g, "ch");
-    rc |= collab_msg_emit_str(g, ch->data, ch->len);
-    rc |= yajl_gen_map_close(g);
-
-    return collab_msg_enc_end(enc, rc);
+    return collab_msg_enc_presence_sub(enc, COLLAB_MSG_A_PR, ch, 0, 0);
 }
 
 
@@ -459,13 +413,7 @@ collab_msg_enc_error(collab_msg_enc_t *enc, const collab_msg_t *msg,
         }
     }
 
-    rc |= collab_msg_lit(g, "error");
-    rc |= yajl_gen_map_open(g);
-    rc |= collab_msg_lit(g, "code");
-    rc |= collab_msg_emit_str(g, code, strlen(code));
-    rc |= collab_msg_lit(g, "message");
-    rc |= collab_msg_emit_str(g, message, strlen(message));
-    rc |= yajl_gen_map_close(g);
+    rc |= collab_msg_enc_err(g, code, message);
     rc |= yajl_gen_map_close(g);
 
     return collab_msg_enc_end(enc, rc);
@@ -664,22 +612,43 @@ collab_msg_enc_op_begin(yajl_gen g, const collab_msg_op_head_t *h)
 
     rc = yajl_gen_map_open(g);
     rc |= collab_msg_enc_action(g, COLLAB_MSG_A_OP);
-    rc |= collab_msg_lit(g, "c");
-    rc |= collab_msg_emit_str(g, h->c.data, h->c.len);
-    rc |= collab_msg_lit(g, "d");
-    rc |= collab_msg_emit_str(g, h->d.data, h->d.len);
+    rc |= collab_msg_enc_field(g, "c", &h->c);
+    rc |= collab_msg_enc_field(g, "d", &h->d);
     rc |= collab_msg_lit(g, "v");
     rc |= yajl_gen_integer(g, (long long) h->v);
 
     if (h->src.data) {
-        rc |= collab_msg_lit(g, "src");
-        rc |= collab_msg_emit_str(g, h->src.data, h->src.len);
+        rc |= collab_msg_enc_field(g, "src", &h->src);
     }
 
     rc |= collab_msg_lit(g, "seq");
     rc |= yajl_gen_integer(g, (long long) h->seq);
 
     return rc;
+}
+
+
+/* the op head, then "<flag>":true unless flag is NULL (the ack) */
+
+static int
+collab_msg_enc_op_flag(collab_msg_enc_t *enc, const collab_msg_op_head_t *h,
+    const char *flag)
+{
+    int       rc;
+    yajl_gen  g;
+
+    g = collab_msg_enc_begin(enc);
+
+    rc = collab_msg_enc_op_begin(g, h);
+
+    if (flag) {
+        rc |= collab_msg_emit_str(g, flag, strlen(flag));
+        rc |= yajl_gen_bool(g, 1);
+    }
+
+    rc |= yajl_gen_map_close(g);
+
+    return collab_msg_enc_end(enc, rc);
 }
 
 
@@ -690,10 +659,55 @@ collab_msg_enc_doc(yajl_gen g, collab_msg_action_e a,
     int  rc;
 
     rc = collab_msg_enc_action(g, a);
-    rc |= collab_msg_lit(g, "c");
-    rc |= collab_msg_emit_str(g, c->data, c->len);
-    rc |= collab_msg_lit(g, "d");
-    rc |= collab_msg_emit_str(g, d->data, d->len);
+    rc |= collab_msg_enc_field(g, "c", c);
+    rc |= collab_msg_enc_field(g, "d", d);
 
     return rc;
 }
+
+
+static int
+collab_msg_enc_head(yajl_gen g, collab_msg_action_e a, const char *key,
+    const collab_msg_str_t *s)
+{
+    int  rc;
+
+    rc = yajl_gen_map_open(g);
+    rc |= collab_msg_enc_action(g, a);
+    rc |= collab_msg_enc_field(g, key, s);
+
+    return rc;
+}
+
+
+static int
+collab_msg_enc_field(yajl_gen g, const char *key, const collab_msg_str_t *s)
+{
+    int  rc;
+
+    /* two statements: the order of the writes matters */
+    rc = collab_msg_emit_str(g, key, strlen(key));
+    rc |= collab_msg_emit_str(g, s->data, s->len);
+
+    return rc;
+}
+
+
+/* "error":{"code","message"} */
+
+static int
+collab_msg_enc_err(yajl_gen g, const char *code, const char *message)
+{
+    int  rc;
+
+    rc = collab_msg_lit(g, "error");
+    rc |= yajl_gen_map_open(g);
+    rc |= collab_msg_lit(g, "code");
+    rc |= collab_msg_emit_str(g, code, strlen(code));
+    rc |= collab_msg_lit(g, "message");
+    rc |= collab_msg_emit_str(g, message, strlen(message));
+    rc |= yajl_gen_map_close(g);
+
+    return rc;
+}
+

@@ -54,6 +54,8 @@ static void ngx_http_collab_presence_track(ngx_http_collab_session_t *s,
     collab_msg_t *msg, ngx_http_collab_psub_t *ps);
 static void ngx_http_collab_presence_refuse(ngx_http_collab_session_t *s,
     collab_msg_t *msg, const char *code, const char *what, size_t max);
+static void ngx_http_collab_presence_sub_reply(
+    ngx_http_collab_session_t *s, collab_msg_t *msg);
 static void ngx_http_collab_presence_reply(ngx_http_collab_session_t *s);
 static ngx_uint_t ngx_http_collab_presence_plain(ngx_str_t *s);
 
@@ -207,14 +209,7 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
             s->npresence++;
         }
 
-        if (collab_msg_enc_presence_sub(enc, msg->action, &msg->ch, msg->seq,
-                                        msg->has_seq)
-            == COLLAB_MSG_OK)
-        {
-            (void) ngx_http_collab_ws_send_text(s->ws,
-                                                collab_msg_enc_data(enc),
-                                                enc->len);
-        }
+        ngx_http_collab_presence_sub_reply(s, msg);
 
         /* ask the others to send their presence again */
         if (c->rchannel.data && !c->active) {
@@ -249,14 +244,7 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
             ngx_http_collab_presence_chan_done(c);
         }
 
-        if (collab_msg_enc_presence_sub(enc, msg->action, &msg->ch, msg->seq,
-                                        msg->has_seq)
-            == COLLAB_MSG_OK)
-        {
-            (void) ngx_http_collab_ws_send_text(s->ws,
-                                                collab_msg_enc_data(enc),
-                                                enc->len);
-        }
+        ngx_http_collab_presence_sub_reply(s, msg);
 
         return;
 
@@ -632,6 +620,25 @@ ngx_http_collab_presence_refuse(ngx_http_collab_session_t *s,
                   "collab: %s", text);
 
     ngx_http_collab_session_error(s, msg, code, (const char *) text);
+}
+
+
+/* the ps/pu reply */
+static void
+ngx_http_collab_presence_sub_reply(ngx_http_collab_session_t *s,
+    collab_msg_t *msg)
+{
+    collab_msg_enc_t  *enc;
+
+    enc = &ngx_http_collab_presence_enc;
+
+    if (collab_msg_enc_presence_sub(enc, msg->action, &msg->ch, msg->seq,
+                                    msg->has_seq)
+        == COLLAB_MSG_OK)
+    {
+        (void) ngx_http_collab_ws_send_text(s->ws, collab_msg_enc_data(enc),
+                                            enc->len);
+    }
 }
 
 

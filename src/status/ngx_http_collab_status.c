@@ -50,6 +50,9 @@ static void ngx_http_collab_status_json_string(ngx_http_collab_status_t *st,
     const char *value);
 static void ngx_http_collab_status_prom_type(ngx_http_collab_status_t *st,
     const char *name, const char *suffix, const char *type);
+static void ngx_http_collab_status_number(ngx_http_collab_status_t *st,
+    const char *name, const char *suffix, const char *type, u_char *num,
+    u_char *last);
 
 
 static ngx_http_collab_status_section_t
@@ -247,15 +250,10 @@ void
 ngx_http_collab_status_counter(ngx_http_collab_status_t *st,
     const char *name, uint64_t value)
 {
-    if (st->prometheus) {
-        ngx_http_collab_status_prom_type(st, name, "_total", "counter");
-        ngx_http_collab_status_printf(st, "_total{pid=\"%P\"} %uL\n",
-                                      ngx_pid, value);
-        return;
-    }
+    u_char  num[NGX_INT64_LEN];
 
-    ngx_http_collab_status_json_name(st, name);
-    ngx_http_collab_status_printf(st, "%uL", value);
+    ngx_http_collab_status_number(st, name, "_total", "counter", num,
+                                  ngx_sprintf(num, "%uL", value));
 }
 
 
@@ -263,15 +261,30 @@ void
 ngx_http_collab_status_gauge(ngx_http_collab_status_t *st,
     const char *name, int64_t value)
 {
+    u_char  num[NGX_INT64_LEN];
+
+    ngx_http_collab_status_number(st, name, "", "gauge", num,
+                                  ngx_sprintf(num, "%L", value));
+}
+
+
+/* a metric whose value is the number num .. last, already formatted */
+
+static void
+ngx_http_collab_status_number(ngx_http_collab_status_t *st,
+    const char *name, const char *suffix, const char *type, u_char *num,
+    u_char *last)
+{
     if (st->prometheus) {
-        ngx_http_collab_status_prom_type(st, name, "", "gauge");
-        ngx_http_collab_status_printf(st, "{pid=\"%P\"} %L\n",
-                                      ngx_pid, value);
+        ngx_http_collab_status_prom_type(st, name, suffix, type);
+        ngx_http_collab_status_printf(st, "%s{pid=\"%P\"} ", suffix, ngx_pid);
+        ngx_http_collab_status_write(st, num, last - num);
+        ngx_http_collab_status_write(st, (u_char *) "\n", 1);
         return;
     }
 
     ngx_http_collab_status_json_name(st, name);
-    ngx_http_collab_status_printf(st, "%L", value);
+    ngx_http_collab_status_write(st, num, last - num);
 }
 
 

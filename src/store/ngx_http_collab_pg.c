@@ -74,6 +74,8 @@ static u_char *ngx_http_collab_pg_quote(u_char *p, const char *s);
 static ngx_int_t ngx_http_collab_pg_params(ngx_cycle_t *cycle,
     ngx_http_collab_pg_pool_t *pool, ngx_str_t *conninfo);
 static void ngx_http_collab_pg_connect(ngx_http_collab_pg_conn_t *pc);
+static void ngx_http_collab_pg_connect_failed(
+    ngx_http_collab_pg_conn_t *pc);
 static void ngx_http_collab_pg_handler(ngx_event_t *ev);
 static void ngx_http_collab_pg_poll(ngx_http_collab_pg_conn_t *pc);
 static void ngx_http_collab_pg_read(ngx_http_collab_pg_conn_t *pc);
@@ -93,6 +95,8 @@ static void ngx_http_collab_pg_schedule(ngx_http_collab_pg_conn_t *pc);
 static void ngx_http_collab_pg_retry(ngx_event_t *ev);
 static ngx_int_t ngx_http_collab_pg_events(ngx_http_collab_pg_conn_t *pc,
     ngx_uint_t rd, ngx_uint_t wr);
+static ngx_int_t ngx_http_collab_pg_event(ngx_event_t *ev, ngx_int_t event,
+    ngx_uint_t want);
 static void ngx_http_collab_pg_timer(ngx_http_collab_pg_conn_t *pc,
     ngx_uint_t cancelable);
 static void ngx_http_collab_pg_fail(ngx_http_collab_pg_req_t *req,
@@ -584,7 +588,6 @@ ngx_http_collab_pg_params(ngx_cycle_t *cycle,
 static void
 ngx_http_collab_pg_connect(ngx_http_collab_pg_conn_t *pc)
 {
-    ngx_str_t                   msg;
     ngx_connection_t           *c;
     ngx_http_collab_pg_pool_t  *pool;
 
@@ -602,12 +605,7 @@ ngx_http_collab_pg_connect(ngx_http_collab_pg_conn_t *pc)
         || PQsetnonblocking(pc->conn, 1) != 0
         || PQsocket(pc->conn) < 0)
     {
-        msg = ngx_http_collab_pg_errmsg(PQerrorMessage(pc->conn));
-        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                      "collab: postgres %s: connection %ui failed: %V",
-                      pool->peer, pc->index, &msg);
-        ngx_http_collab_pg_close(pc);
-        ngx_http_collab_pg_schedule(pc);
+        ngx_http_collab_pg_connect_failed(pc);
         return;
     }
 
@@ -638,6 +636,25 @@ ngx_http_collab_pg_connect(ngx_http_collab_pg_conn_t *pc)
     if (ngx_http_collab_pg_events(pc, 0, 1) != NGX_OK) {
         ngx_http_collab_pg_lost(pc, "connect");
     }
+}
+
+
+/* libpq gave up on this attempt: log why, then back off and retry */
+
+static void
+ngx_http_collab_pg_connect_failed(ngx_http_collab_pg_conn_t *pc)
+{
+    ngx_str_t                   msg;
+    ngx_http_collab_pg_pool_t  *pool;
+
+    pool = ngx_http_collab_pg_pool;
+
+    msg = ngx_http_collab_pg_errmsg(PQerrorMessage(pc->conn));
+    ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                  "collab: postgres %s: connection %ui failed: %V",
+                  pool->peer, pc->index, &msg);
+    ngx_http_collab_pg_close(pc);
+    ngx_http_collab_pg_schedule(pc);
 }
 
 
@@ -692,7 +709,6 @@ ngx_http_collab_pg_handler(ngx_event_t *ev)
 static void
 ngx_http_collab_pg_poll(ngx_http_collab_pg_conn_t *pc)
 {
-    ngx_str_t                   msg;
     PostgresPollingStatusType   st;
     ngx_http_collab_pg_pool_t  *pool;
 
@@ -732,12 +748,7 @@ ngx_http_collab_pg_poll(ngx_http_collab_pg_conn_t *pc)
         break;
 
     default:
-        msg = ngx_http_collab_pg_errmsg(PQerrorMessage(pc->conn));
-        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                      "collab: postgres %s: connection %ui failed: %V",
-                      pool->peer, pc->index, &msg);
-        ngx_http_collab_pg_close(pc);
-        ngx_http_collab_pg_schedule(pc);
+        ngx_http_collab_pg_connect_failed(pc);
         return;
     }
 
@@ -1232,31 +1243,29 @@ static ngx_int_t
 ngx_http_collab_pg_events(ngx_http_collab_pg_conn_t *pc, ngx_uint_t rd,
     ngx_uint_t wr)
 {
-    ngx_event_t  *rev, *wev;
+    ngx_int_t  rc;
 
-    rev = pc->c->read;
-    wev = pc->c->write;
+    rc = ngx_http_collab_pg_event(pc->c->write, NGX_WRITE_EVENT, wr);
 
-    if (wr && !wev->active) {
-        if (ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-    } else if (!wr && wev->active) {
-        if (ngx_del_event(wev, NGX_WRITE_EVENT, 0) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    if (rc == NGX_OK) {
+        rc = ngx_http_collab_pg_event(pc->c->read, NGX_READ_EVENT, rd);
     }
 
-    if (rd && !rev->active) {
-        if (ngx_add_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    return (rc == NGX_OK) ? NGX_OK : NGX_ERROR;
+}
 
-    } else if (!rd && rev->active) {
-        if (ngx_del_event(rev, NGX_READ_EVENT, 0) != NGX_OK) {
-            return NGX_ERROR;
-        }
+
+/* adds or deletes one event of the connection so that it is as wanted */
+
+static ngx_int_t
+ngx_http_collab_pg_event(ngx_event_t *ev, ngx_int_t event, ngx_uint_t want)
+{
+    if (want && !ev->active) {
+        return ngx_add_event(ev, event, NGX_LEVEL_EVENT);
+    }
+
+    if (!want && ev->active) {
+        return ngx_del_event(ev, event, 0);
     }
 
     return NGX_OK;

@@ -81,9 +81,7 @@ static ngx_int_t ngx_http_collab_ws_check(ngx_http_request_t *r,
     ngx_http_collab_loc_conf_t *clcf, ngx_str_t *key, const char **name,
     const char **value);
 static ngx_table_elt_t *ngx_http_collab_ws_header(ngx_http_request_t *r,
-    const char *name, size_t len);
-static ngx_int_t ngx_http_collab_ws_connection_upgrade(
-    ngx_http_request_t *r);
+    const char *name, size_t len, const char *token);
 static ngx_int_t ngx_http_collab_ws_origin_allowed(ngx_http_request_t *r,
     ngx_http_collab_loc_conf_t *clcf);
 static ngx_int_t ngx_http_collab_ws_refuse(ngx_http_request_t *r,
@@ -551,7 +549,9 @@ ngx_http_collab_ws_check(ngx_http_request_t *r,
         || ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
                             (u_char *) "websocket", sizeof("websocket") - 2)
            == NULL
-        || ngx_http_collab_ws_connection_upgrade(r) != NGX_OK)
+        || ngx_http_collab_ws_header(r, "Connection",
+                                     sizeof("Connection") - 1, "upgrade")
+           == NULL)
     {
         *name = "Upgrade";
         *value = "websocket";
@@ -559,7 +559,7 @@ ngx_http_collab_ws_check(ngx_http_request_t *r,
     }
 
     h = ngx_http_collab_ws_header(r, "Sec-WebSocket-Version",
-                                  sizeof("Sec-WebSocket-Version") - 1);
+                                  sizeof("Sec-WebSocket-Version") - 1, NULL);
 
     if (h == NULL || h->value.len != 2
         || ngx_strncmp(h->value.data, "13", 2) != 0)
@@ -572,7 +572,7 @@ ngx_http_collab_ws_check(ngx_http_request_t *r,
     /* the key must be base64 of exactly 16 bytes */
 
     h = ngx_http_collab_ws_header(r, "Sec-WebSocket-Key",
-                                  sizeof("Sec-WebSocket-Key") - 1);
+                                  sizeof("Sec-WebSocket-Key") - 1, NULL);
 
     if (h == NULL || h->value.len != 24
         || h->value.data[22] != '=' || h->value.data[23] != '=')
@@ -598,9 +598,15 @@ ngx_http_collab_ws_check(ngx_http_request_t *r,
 }
 
 
+/*
+ * The first request header named name, or with token not NULL the first
+ * such header whose value contains token (any case): nginx does not keep
+ * "Connection", and there may be several of them
+ */
+
 static ngx_table_elt_t *
 ngx_http_collab_ws_header(ngx_http_request_t *r, const char *name,
-    size_t len)
+    size_t len, const char *token)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;
@@ -621,49 +627,19 @@ ngx_http_collab_ws_header(ngx_http_request_t *r, const char *name,
             i = 0;
         }
 
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        if (h[i].key.len != len
+            || ngx_strncasecmp(h[i].key.data, (u_char *) name, len) != 0)
         {
-            return &h[i];
-        }
-    }
-}
-
-
-static ngx_int_t
-ngx_http_collab_ws_connection_upgrade(ngx_http_request_t *r)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    /* nginx does not keep "Connection"; there may be several of them */
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NGX_DECLINED;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
+            continue;
         }
 
-        if (h[i].key.len == sizeof("Connection") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Connection",
-                               sizeof("Connection") - 1) == 0
-            && ngx_strlcasestrn(h[i].value.data,
+        if (token == NULL
+            || ngx_strlcasestrn(h[i].value.data,
                                 h[i].value.data + h[i].value.len,
-                                (u_char *) "upgrade",
-                                sizeof("upgrade") - 2)
+                                (u_char *) token, ngx_strlen(token) - 1)
                != NULL)
         {
-            return NGX_OK;
+            return &h[i];
         }
     }
 }
@@ -691,7 +667,7 @@ ngx_http_collab_ws_origin_allowed(ngx_http_request_t *r,
 
     /* a list is configured: an absent Origin is refused too */
 
-    h = ngx_http_collab_ws_header(r, "Origin", sizeof("Origin") - 1);
+    h = ngx_http_collab_ws_header(r, "Origin", sizeof("Origin") - 1, NULL);
 
     if (h != NULL) {
         for (i = 0; i < clcf->allowed_origins->nelts; i++) {
