@@ -850,11 +850,18 @@ ngx_http_collab_commit_extended(ngx_http_collab_lock_result_e rc,
 
     if (doc->release_pending) {
         doc->release_pending = 0;
-        ngx_http_collab_commit_release(doc);
-        return;
+
+        if (doc->lock_state == NGX_HTTP_COLLAB_LOCK_LOCKED) {
+            ngx_http_collab_commit_release(doc);
+            return;
+        }
+
+        /* lost meanwhile: nothing to release, but the queue goes on */
+        doc->yielded = 0;
     }
 
     ngx_http_collab_commit_run(doc);
+    ngx_http_collab_doc_idle(doc);
 }
 
 
