@@ -6,7 +6,9 @@
  *   build a batch (transform, dedup, validate on the working copy) ->
  *   store_commit -> OK: advance + deliver + ack + publish, next batch;
  *   CONFLICT/UNKNOWN: catch up from PostgreSQL, retransform, retry
- *   (bounded); UNAVAILABLE/ERROR: every op of the batch gets an error.
+ *   (bounded); DUPLICATE: the one entry whose (src, seq) is committed is
+ *   answered alone, the rest retried; UNAVAILABLE/ERROR: every op of the
+ *   batch gets an error.
  *
  * Lock tenure: the holder keeps the lock while ops keep coming (extended
  * every lock_ttl/3) and releases it after an idle linger, or after its
@@ -104,6 +106,8 @@ static void ngx_http_collab_commit_history(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
 static void ngx_http_collab_commit_send(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_done(void *data, ngx_int_t rc,
+    ngx_http_collab_store_result_t *res);
+static ngx_int_t ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
     ngx_http_collab_store_result_t *res);
 static void ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_published(redisReply *reply, void *data);
@@ -442,19 +446,33 @@ ngx_http_collab_submit_new(collab_msg_t *msg, u_char *raw, size_t len,
 
     p = (u_char *) (s + 1);
 
+    /* an empty string may have a NULL data: memcpy() must not see it */
+
     s->src.data = p;
     s->src.len = osrc.len;
-    p = ngx_cpymem(p, osrc.data, osrc.len);
+
+    if (osrc.len) {
+        p = ngx_cpymem(p, osrc.data, osrc.len);
+    }
+
     *p++ = '\0';
 
     s->principal.data = p;
     s->principal.len = principal->len;
-    p = ngx_cpymem(p, principal->data, principal->len);
+
+    if (principal->len) {
+        p = ngx_cpymem(p, principal->data, principal->len);
+    }
+
     *p++ = '\0';
 
     s->raw.data = p;
     s->raw.len = len;
-    p = ngx_cpymem(p, raw, len);
+
+    if (len) {
+        p = ngx_cpymem(p, raw, len);
+    }
+
     *p++ = '\0';
 
     s->seq = msg->seq;
@@ -468,7 +486,11 @@ ngx_http_collab_submit_new(collab_msg_t *msg, u_char *raw, size_t len,
         s->kind = NGX_HTTP_COLLAB_DOC_CREATE;
         s->data.data = p;
         s->data.len = msg->create_data.len;
-        p = ngx_cpymem(p, msg->create_data.data, msg->create_data.len);
+
+        if (msg->create_data.len) {
+            p = ngx_cpymem(p, msg->create_data.data, msg->create_data.len);
+        }
+
         *p = '\0';
         break;
 
@@ -1726,6 +1748,23 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
     doc->refs--;
     doc->committing = 0;
 
+    if (rc == NGX_HTTP_COLLAB_STORE_DUPLICATE
+        && ngx_http_collab_commit_duplicate(doc, res) == NGX_OK)
+    {
+        /* only that op was answered: the rest retry, not counted */
+        ngx_http_collab_store_result_free(res);
+
+        ngx_http_collab_commit_requeue(doc);
+        ngx_http_collab_doc_catch_up(doc);
+
+        if (!doc->catching_up) {
+            ngx_http_collab_commit_run(doc);
+        }
+
+        ngx_http_collab_doc_idle(doc);
+        return;
+    }
+
     ngx_http_collab_store_result_free(res);
 
     switch (rc) {
@@ -1804,6 +1843,73 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
 
     ngx_http_collab_commit_run(doc);
     ngx_http_collab_doc_idle(doc);
+}
+
+
+/*
+ * A unique violation on (src, seq): the store says which batch entry and
+ * at what version its (src, seq) is committed.  If this worker has that
+ * version, the entry alone is answered: acked as the resend it is (as
+ * ShareDB does), or rejected if the op there is not its own.  NGX_DECLINED:
+ * not known here yet, the whole batch is retried after a catch-up, which
+ * then finds the op by (src, seq).
+ */
+static ngx_int_t
+ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_store_result_t *res)
+{
+    uint64_t                   v;
+    ngx_uint_t                 i;
+    ngx_queue_t               *q;
+    ngx_http_collab_doc_op_t  *e;
+    ngx_http_collab_submit_t  *s;
+
+    if (res == NULL || res->dup_version <= 0
+        || res->dup_index >= doc->nbatch)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* the wire version the committed op applied at */
+    v = (uint64_t) res->dup_version - 1;
+
+    if (v >= doc->v) {
+        return NGX_DECLINED;
+    }
+
+    q = ngx_queue_head(&doc->batch);
+
+    for (i = 0; i < res->dup_index; i++) {
+        q = ngx_queue_next(q);
+    }
+
+    s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+
+    ngx_queue_remove(q);
+    doc->nbatch--;
+
+    ngx_http_collab_commit_stats.conflicts++;
+
+    e = ngx_http_collab_doc_ring_get(doc, v);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_http_collab_doc_worker.log, 0,
+                   "collab commit: \"%V\" entry %ui is committed at v%uL%s",
+                   &doc->name, res->dup_index, v,
+                   e ? "" : " (out of the ring)");
+
+    if (e == NULL || ngx_http_collab_commit_same(&e->src, e->seq, &s->src,
+                                                 s->seq))
+    {
+        ngx_http_collab_commit_ack(doc, s, v);
+
+    } else {
+        ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                     "Op already submitted");
+    }
+
+    ngx_http_collab_submit_free(s);
+
+    return NGX_OK;
 }
 
 

@@ -137,6 +137,11 @@ ngx_http_collab_doc_get(ngx_str_t *c, ngx_str_t *d)
             ngx_del_timer(&doc->evict);
         }
 
+        if (doc->state == NGX_HTTP_COLLAB_DOC_LOADING && !doc->loading) {
+            /* the last load failed: this request tries again */
+            ngx_http_collab_doc_load(doc);
+        }
+
         return doc;
     }
 
@@ -151,14 +156,24 @@ ngx_http_collab_doc_get(ngx_str_t *c, ngx_str_t *d)
 
     p = (u_char *) (doc + 1);
 
+    /* an empty name part may have a NULL data: no memcpy() from it */
+
     doc->c.data = p;
     doc->c.len = c->len;
-    p = ngx_cpymem(p, c->data, c->len);
+
+    if (c->len) {
+        p = ngx_cpymem(p, c->data, c->len);
+    }
+
     *p++ = '\0';
 
     doc->d.data = p;
     doc->d.len = d->len;
-    p = ngx_cpymem(p, d->data, d->len);
+
+    if (d->len) {
+        p = ngx_cpymem(p, d->data, d->len);
+    }
+
     *p++ = '\0';
 
     doc->name.data = p;
@@ -232,6 +247,12 @@ ngx_http_collab_doc_wait(ngx_http_collab_doc_t *doc,
     doc->refs++;
 
     ngx_queue_insert_tail(&doc->waiters, &req->queue);
+
+    if (doc->state == NGX_HTTP_COLLAB_DOC_LOADING && !doc->loading) {
+        /* no load in flight (it failed): start one, or fail at once */
+        ngx_http_collab_doc_load(doc);
+        return;
+    }
 
     ngx_http_collab_doc_process(doc);
 }
@@ -703,6 +724,7 @@ ngx_http_collab_doc_load(ngx_http_collab_doc_t *doc)
         return;
     }
 
+    doc->loading = 1;
     doc->refs++;
 }
 
@@ -716,6 +738,8 @@ ngx_http_collab_doc_loaded(void *data, ngx_int_t rc,
     int             r;
     ngx_uint_t      i;
     collab_text_t  *t;
+
+    doc->loading = 0;
 
     if (doc->gone) {
         ngx_http_collab_store_result_free(res);

@@ -107,6 +107,7 @@ struct ngx_http_collab_doc_s {
     unsigned                   channel_on:1;
     unsigned                   channel_active:1;
     unsigned                   gone:1;      /* evicted, waiting for refs */
+    unsigned                   loading:1;   /* a load is in flight */
     unsigned                   reading:1;   /* ops for a waiter */
     unsigned                   own_apply:1; /* advancing by own commit */
 

@@ -543,7 +543,11 @@ ngx_http_collab_session_digest(ngx_str_t *principal, u_char *random,
 
     ngx_md5_init(&md5);
     ngx_md5_update(&md5, "collab-src", sizeof("collab-src"));
-    ngx_md5_update(&md5, principal->data, principal->len);
+
+    if (principal->len) {
+        ngx_md5_update(&md5, principal->data, principal->len);
+    }
+
     ngx_md5_update(&md5, "", 1);
     ngx_md5_update(&md5, random, 16);
     ngx_md5_final(md, &md5);
@@ -605,7 +609,10 @@ ngx_http_collab_session_docs(ngx_http_collab_session_t *s,
             continue;
         }
 
-        ngx_memcpy(it->d.data, id.data, id.len);
+        if (id.len) {
+            ngx_memcpy(it->d.data, id.data, id.len);
+        }
+
         it->d.len = id.len;
         it->v = v;
         it->has_v = has_v ? 1 : 0;
@@ -1578,9 +1585,19 @@ ngx_http_collab_session_seq(ngx_http_collab_session_t *s, collab_msg_t *msg)
         return NGX_OK;
     }
 
-    p = ngx_cpymem(buf, msg->c.data, msg->c.len);
+    /* c or d may be empty with a NULL data: no memcpy() from NULL */
+
+    p = buf;
+
+    if (msg->c.len) {
+        p = ngx_cpymem(p, msg->c.data, msg->c.len);
+    }
+
     *p++ = '\0';
-    p = ngx_cpymem(p, msg->d.data, msg->d.len);
+
+    if (msg->d.len) {
+        p = ngx_cpymem(p, msg->d.data, msg->d.len);
+    }
 
     key.data = buf;
     key.len = p - buf;
@@ -1773,7 +1790,7 @@ ngx_http_collab_salvage_scalar(ngx_http_collab_salvage_t *sv,
 
         sv->op = (len == 2 && p[0] == 'o' && p[1] == 'p');
 
-        if (len <= 2) {
+        if (len && len <= 2) {
             ngx_memcpy(sv->a, p, len);
         }
     }
