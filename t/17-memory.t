@@ -42,8 +42,10 @@ ok($failed, "the server closed the non-reading client (after $sent "
             . "60 kB requests)");
 like(error_log_text(), qr/send queue limit of 262144 bytes exceeded/,
      'and said why');
-cmp_ok($rss1 - $rss0, '<', 8192,
-       "worker RSS grew by " . ($rss1 - $rss0) . " kB (< 8 MB)");
+# ASan's quarantine keeps freed buffers resident for a while: a looser bound
+my $bound = $ENV{TEST_COLLAB_SANITIZE} ? 65536 : 8192;
+cmp_ok($rss1 - $rss0, '<', $bound,
+       "worker RSS grew by " . ($rss1 - $rss0) . " kB (< $bound kB)");
 $ws->close;
 
 # --- a declared 1 TiB frame: 1009 at once, nothing allocated
