@@ -12,7 +12,7 @@
 #
 # State lives in $COLLAB_DEV_DIR (default /tmp/collab-dev); ports can be
 # changed with COLLAB_PG_PORT, COLLAB_REDIS_PORT, COLLAB_HTTP_PORT.
-# Running it again while it runs reuses PostgreSQL and Redis and reloads
+# Running it again while it runs reuses PostgreSQL and Redis and restarts
 # nginx with a fresh config and module.
 set -euo pipefail
 
@@ -81,12 +81,17 @@ start() {
     nginx_cmd -t -q || die "nginx -t failed for $ngx/conf/nginx.conf"
 
     if pid=$(nginx_pid); then
-        # the .so is reloaded with the new cycle, so rebuilt code is used
-        kill -HUP "$pid"
-        echo "stack: nginx $pid reloaded"
-    else
-        nginx_cmd || die "nginx did not start; see $ngx/logs/error.log"
+        # a reload (HUP) would keep the already loaded .so: dlopen() of
+        # the same path returns the old copy, so restart to run new code
+        kill -QUIT "$pid"
+        for _ in $(seq 1 100); do
+            kill -0 "$pid" 2> /dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2> /dev/null && kill -KILL "$pid"
+        echo "stack: nginx $pid stopped to load the rebuilt module"
     fi
+    nginx_cmd || die "nginx did not start; see $ngx/logs/error.log"
 
     cat <<EOF
 
