@@ -111,6 +111,7 @@ static ngx_int_t ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
     ngx_http_collab_store_result_t *res);
 static void ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_published(redisReply *reply, void *data);
+static void ngx_http_collab_commit_resume(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_deliver(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_requeue(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_fail_batch(ngx_http_collab_doc_t *doc,
@@ -1836,13 +1837,7 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
         break;
     }
 
-    if (doc->catchup_again) {
-        doc->catchup_again = 0;
-        ngx_http_collab_doc_catch_up(doc);
-    }
-
-    ngx_http_collab_commit_run(doc);
-    ngx_http_collab_doc_idle(doc);
+    ngx_http_collab_commit_resume(doc);
 }
 
 
@@ -2046,13 +2041,7 @@ ngx_http_collab_commit_published(redisReply *reply, void *data)
 
     ngx_http_collab_commit_deliver(doc);
 
-    if (doc->catchup_again) {
-        doc->catchup_again = 0;
-        ngx_http_collab_doc_catch_up(doc);
-    }
-
-    ngx_http_collab_commit_run(doc);
-    ngx_http_collab_doc_idle(doc);
+    ngx_http_collab_commit_resume(doc);
 }
 
 
@@ -2829,4 +2818,22 @@ ngx_http_collab_commit_field(u_char *p, u_char *last, ngx_int_t *n)
     *n = ngx_atoi(start, p - start);
 
     return *n == NGX_ERROR ? NULL : p + 1;
+}
+
+
+/*
+ * After a batch is settled (committed, published or failed): a gap seen
+ * meanwhile is caught up first, then the next batch goes, or the document
+ * may go idle.
+ */
+static void
+ngx_http_collab_commit_resume(ngx_http_collab_doc_t *doc)
+{
+    if (doc->catchup_again) {
+        doc->catchup_again = 0;
+        ngx_http_collab_doc_catch_up(doc);
+    }
+
+    ngx_http_collab_commit_run(doc);
+    ngx_http_collab_doc_idle(doc);
 }
