@@ -38,8 +38,6 @@ typedef struct {
 } ngx_http_collab_api_snap_t;
 
 
-static ngx_http_collab_doc_t *ngx_http_collab_api_snap_doc(ngx_str_t *c,
-    ngx_str_t *d);
 static ngx_uint_t ngx_http_collab_api_snap_current(
     ngx_http_collab_doc_t *doc);
 static ngx_http_collab_api_snap_t *ngx_http_collab_api_snap_ctx(
@@ -103,7 +101,7 @@ ngx_http_collab_api_snapshot(ngx_http_request_t *r, ngx_str_t *c,
         return ngx_http_collab_api_send(r, NGX_HTTP_NOT_FOUND, buf, p - buf);
     }
 
-    doc = ngx_http_collab_api_snap_doc(c, d);
+    doc = ngx_http_collab_doc_get(c, d);
     if (doc == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -179,32 +177,6 @@ ngx_http_collab_api_snapshot(ngx_http_request_t *r, ngx_str_t *c,
     ngx_http_collab_doc_wait(doc, &ctx->req);
 
     return NGX_DONE;
-}
-
-
-static ngx_http_collab_doc_t *
-ngx_http_collab_api_snap_doc(ngx_str_t *c, ngx_str_t *d)
-{
-    ngx_http_collab_doc_t  *doc;
-
-    doc = ngx_http_collab_doc_get(c, d);
-
-    if (doc != NULL
-        && doc->state == NGX_HTTP_COLLAB_DOC_LOADING
-        && doc->refs == 0
-        && doc->nsubs == 0
-        && ngx_queue_empty(&doc->waiters))
-    {
-        /*
-         * A failed load leaves the document "loading" with no load in
-         * flight (a load holds a reference): evict it now so that getting
-         * it again starts a new load instead of waiting forever.
-         */
-        doc->evict.handler(&doc->evict);
-        doc = ngx_http_collab_doc_get(c, d);
-    }
-
-    return doc;
 }
 
 
