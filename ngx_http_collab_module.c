@@ -20,6 +20,7 @@
 #include "api/ngx_http_collab_api.h"
 #include "doc/ngx_http_collab_doc.h"
 #include "protocol/ngx_http_collab_presence.h"
+#include "protocol/ngx_http_collab_src.h"
 
 
 static void *ngx_http_collab_create_main_conf(ngx_conf_t *cf);
@@ -99,6 +100,13 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_collab_main_conf_t, redis_prefix),
+      NULL },
+
+    { ngx_string("collab_src_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_collab_src_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("collab_websocket"),
@@ -236,6 +244,7 @@ ngx_http_collab_create_main_conf(ngx_conf_t *cf)
      *     cmcf->pg_conninfo = { 0, NULL };
      *     cmcf->redis_addr = { 0, NULL };
      *     cmcf->redis_prefix = { 0, NULL };
+     *     cmcf->src_secret = { 0, NULL };
      */
 
     cmcf->pg_pool_size = NGX_CONF_UNSET_UINT;
@@ -318,6 +327,10 @@ ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf)
                            "collab: \"collab_redis_connect_timeout\" must "
                            "not be 0 and \"collab_lock_ttl\" must be at "
                            "least 100ms");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_collab_src_init_conf(cf, cmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -473,6 +486,8 @@ ngx_http_collab_init_process(ngx_cycle_t *cycle)
     if (cmcf == NULL || !cmcf->enabled) {
         return NGX_OK;
     }
+
+    ngx_http_collab_src_init_process(cmcf);
 
     if (ngx_http_collab_ws_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;

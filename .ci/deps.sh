@@ -9,7 +9,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs=(
     build-essential nginx nginx-dev
-    libpq-dev libhiredis-dev libyajl-dev libjwt-dev zlib1g-dev
+    libpq-dev libhiredis-dev libyajl-dev libjwt-dev zlib1g-dev libssl-dev
     postgresql postgresql-client redis-server redis-tools
     libtest-base-perl clang libclang-rt-14-dev
     procps

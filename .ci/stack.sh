@@ -42,6 +42,17 @@ nginx_cmd() {
 # sed-escape a replacement string
 esc() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 
+# collab_src_secret: made once, kept with the local data
+src_secret() {
+    local f=$dev/src-secret
+
+    if [ ! -s "$f" ]; then
+        mkdir -p "$dev"
+        (umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$f")
+    fi
+    cat "$f"
+}
+
 make_config() {
     local web=$top/web conninfo=$1 redis=$2
 
@@ -55,6 +66,7 @@ make_config() {
         -e "s|@PG@|$(esc "$conninfo")|g" \
         -e "s|@REDIS@|$(esc "$redis")|g" \
         -e "s|@WEB_ROOT@|$(esc "$web")|g" \
+        -e "s|@SRC_SECRET@|$(esc "$(src_secret)")|g" \
         "$top/nginx.conf.example" > "$ngx/conf/nginx.conf.new"
     mv "$ngx/conf/nginx.conf.new" "$ngx/conf/nginx.conf"
 }

@@ -34,6 +34,7 @@ typedef struct {
     ngx_msec_t                 redis_connect_timeout;
                                        /* collab_redis_connect_timeout */
     ngx_msec_t                 lock_ttl;         /* collab_lock_ttl */
+    ngx_str_t                  src_secret;       /* collab_src_secret */
 
     ngx_flag_t                 enabled;          /* any collab location */
     ngx_flag_t                 api;              /* any collab_api location */

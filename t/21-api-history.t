@@ -1,4 +1,6 @@
 # GET <location>/<collection>/<doc>/ops: history rows written with psql.
+# Each src shows as its public form, HMAC-SHA256(collab_src_secret, src)
+# cut to 32 hex digits (t/54): c1 and c2 below.
 use lib 't/lib';
 use Test::Collab with => ['postgres'];
 
@@ -27,6 +29,7 @@ __DATA__
 === TEST 1: the whole history of a document
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /api/ { collab_api; }
 --- request
@@ -34,7 +37,7 @@ GET /api/notes/a/ops
 --- response_headers
 Content-Type: application/json
 --- response_body chomp
-[{"v":1,"src":"c1","seq":1,"create":{"type":"http://sharejs.org/types/text-unicode","data":"h\u00e9 \"q\""},"time":1704164645678},{"v":2,"src":"c1","seq":2,"op":[2," th\u00e9re \"x\""],"time":1704164645678},{"v":3,"src":"c2","seq":7,"op":[{"d":1}],"time":1704164645678},{"v":4,"src":"c2","seq":8,"del":true,"time":1704164645678}]
+[{"v":1,"src":"91ce1a6e21664f16965d6606bb77b858","seq":1,"create":{"type":"http://sharejs.org/types/text-unicode","data":"h\u00e9 \"q\""},"time":1704164645678},{"v":2,"src":"91ce1a6e21664f16965d6606bb77b858","seq":2,"op":[2," th\u00e9re \"x\""],"time":1704164645678},{"v":3,"src":"470f15854ca489ef93e163b1665ef88e","seq":7,"op":[{"d":1}],"time":1704164645678},{"v":4,"src":"470f15854ca489ef93e163b1665ef88e","seq":8,"del":true,"time":1704164645678}]
 --- no_error_log
 [error]
 
@@ -42,26 +45,29 @@ Content-Type: application/json
 === TEST 2: a version range [from, to)
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /api/ { collab_api; }
 --- request
 GET /api/notes/a/ops?from=2&to=4
---- response_body_like: ^\[\{"v":2,.*\{"v":3,"src":"c2","seq":7,"op":\[\{"d":1\}\],"time":\d+\}\]$
+--- response_body_like: ^\[\{"v":2,.*\{"v":3,"src":"470f15854ca489ef93e163b1665ef88e","seq":7,"op":\[\{"d":1\}\],"time":\d+\}\]$
 
 
 === TEST 3: from alone, past the head, and an empty range
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /api/ { collab_api; }
 --- request
 GET /api/notes/a/ops?from=4
---- response_body_like: ^\[\{"v":4,"src":"c2","seq":8,"del":true,"time":\d+\}\]$
+--- response_body_like: ^\[\{"v":4,"src":"470f15854ca489ef93e163b1665ef88e","seq":8,"del":true,"time":\d+\}\]$
 
 
 === TEST 4: a document without ops in the range is an empty array
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /api/ { collab_api; }
 --- request
@@ -73,6 +79,7 @@ GET /api/notes/empty/ops?from=0&to=10
 === TEST 5: an unknown document is 404
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /api/ { collab_api; }
 --- request
@@ -87,6 +94,7 @@ Content-Type: application/json
 === TEST 6: bad parameters are 400
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /api/ { collab_api; }
 --- request
@@ -97,6 +105,7 @@ GET /api/notes/a/ops?from=3&to=2
 === TEST 7: a non-numeric version is 400
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /api/ { collab_api; }
 --- request
@@ -107,6 +116,7 @@ GET /api/notes/a/ops?from=-1
 === TEST 8: other methods are 405 with Allow
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /api/ { collab_api; }
 --- raw_request eval
@@ -119,6 +129,7 @@ Allow: GET, HEAD
 === TEST 9: an unknown endpoint or a malformed path is 404
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /api/ { collab_api; }
 --- request
@@ -129,6 +140,7 @@ GET /api/notes/a/snapshot/extra
 === TEST 10: percent-encoded names are decoded
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /api/ { collab_api; }
 --- request

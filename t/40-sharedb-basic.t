@@ -10,6 +10,7 @@ __DATA__
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
     collab_redis $TEST_COLLAB_REDIS;
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /ws { collab_websocket; }
     location /api/ { collab_api; }
@@ -102,7 +103,8 @@ C.main(async () => {
     C.eq(res.status, 200, 'GET /api/<c>/<d>/ops status');
     const hist = await res.json();
     C.eq(hist.map((h) => [h.v, h.src, h.seq]),
-         rows.map((r) => [r.v, r.src, r.seq]), 'history (v, src, seq)');
+         rows.map((r) => [r.v, C.publicSrc(r.src), r.seq]),
+         'history (v, public src, seq)');
   }
   a.close();
   b.close();

@@ -161,3 +161,66 @@ C.main(async () => {
 }, { timeout: 40000 });
 --- no_error_log
 [crit]
+
+
+
+=== TEST 3: a submitter that is not subscribed and is older than the ring gets every op it missed, then its ack
+--- workers: 2
+--- http_config
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_redis $TEST_COLLAB_REDIS;
+--- config
+    location /ws { collab_websocket; }
+--- node
+const C = require(process.cwd() + '/lib/collab-client');
+const url = process.env.COLLAB_WS_URL;
+// more than a document's ring of recent ops holds (1024)
+const N = 1100;
+
+C.main(async () => {
+  const w = await C.RawClient.open(url);
+  const r = await C.RawClient.open(url);
+  const a = await C.Client.open(url, { name: 'a' });
+  const da = a.doc('t41', 'old');
+
+  w.send({ a: 'op', c: 't41', d: 'old', v: 0, seq: 1,
+           create: { type: 'text-unicode', data: '' } });
+  await w.next((m) => m.seq === 1, 5000, 'create ack');
+  await C.within(C.fetch(da), 5000, 'a fetches v1 (not subscribed)');
+  C.eq(da.version, 1, 'a is at v1');
+
+  C.stage(`${N} ops by someone else`);
+  for (let i = 0; i < N; i++) {
+    w.send({ a: 'op', c: 't41', d: 'old', v: 1 + i, seq: 2 + i, op: ['w'] });
+    const ack = await w.next((m) => m.seq === 2 + i, 5000, `ack ${i}`);
+    C.check(!ack.error, 'acked', ack);
+  }
+
+  C.stage('a raw submitter at v1: the missed ops in order, then the ack');
+  r.send({ a: 'op', c: 't41', d: 'old', v: 1, seq: 1, op: ['r'] });
+  const ack = await r.next((m) => m.a === 'op' && m.seq === 1 && !m.op,
+                           10000, 'the raw submitter\'s ack');
+  C.eq([ack.v, ack.error], [1 + N, undefined], 'acked at the head');
+  const missed = r.queue.filter((m) => m.a === 'op' && m.op);
+  C.eq(missed.length, N, 'every missed op came');
+  C.check(missed.every((m, i) => m.v === 1 + i), 'in version order, before '
+          + 'the ack', missed.slice(0, 3));
+  r.queue.length = 0;
+
+  C.stage('the stock client, not subscribed, submits from v1');
+  let warned = false;
+  a.conn.on('error', () => { warned = true; });
+  await C.within(C.submit(da, ['a']), 10000, 'a\'s submit is acked');
+  C.eq(da.version, 3 + N, 'a\'s version is right after its op');
+  C.eq(da.data, 'a' + 'r' + 'w'.repeat(N),
+       'a applied every missed op before its own');
+  C.check(!warned, 'no error on a\'s connection');
+  const rows = await C.opLog('t41', 'old');
+  C.checkLog(rows, 'old');
+  C.eq(C.replay(rows, 'old').text, da.data, 'the op log agrees');
+  w.close();
+  r.close();
+  a.close();
+}, { timeout: 60000 });
+--- no_error_log
+[crit]

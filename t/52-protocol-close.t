@@ -12,6 +12,7 @@ __DATA__
 --- http_config
     collab_postgres "$TEST_COLLAB_PG";
     collab_redis $TEST_COLLAB_REDIS;
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /ws { collab_websocket; }
 --- node
@@ -38,7 +39,9 @@ C.main(async () => {
     await r.next((m) => m.a === 'ps', 5000, 'ps reply');
     r.send({ a: 'p', ch: 't52.doc', id: 'cur', pv: 1, p: { i: round } });
     await r.next((m) => m.a === 'p', 5000, 'the presence echo');
-    const pres = await w.next((m) => m.a === 'p' && m.src === r.id, 5000,
+    // w sees r's public src (t/54)
+    const rsrc = C.publicSrc(r.id);
+    const pres = await w.next((m) => m.a === 'p' && m.src === rsrc, 5000,
                               'the presence at w');
     C.eq(pres.p, { i: round }, 'w sees the presence');
     const sock = r.ws._socket;
@@ -55,14 +58,14 @@ C.main(async () => {
     const got = [];
     await C.waitFor(() => {
       for (const m of w.queue) {
-        if (m.a === 'op' && m.src === r.id && !got.includes(m.seq)) {
+        if (m.a === 'op' && m.src === rsrc && !got.includes(m.seq)) {
           got.push(m.seq);
         }
       }
       return got.length === 3;
     }, 10000, 'w receives the three ops of the dead client',
     () => JSON.stringify(got));
-    const gone = await w.next((m) => m.a === 'p' && m.src === r.id, 5000,
+    const gone = await w.next((m) => m.a === 'p' && m.src === rsrc, 5000,
                               'the presence cleared at w');
     C.eq([gone.id, gone.p], ['cur', null], 'the presence is cleared');
     w.queue.length = 0;

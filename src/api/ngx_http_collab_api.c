@@ -12,6 +12,7 @@
 #include "store/ngx_http_collab_store.h"
 #include "api/ngx_http_collab_api.h"
 #include "api/ngx_http_collab_api_snapshot.h"
+#include "protocol/ngx_http_collab_src.h"
 
 
 typedef ngx_int_t (*ngx_http_collab_api_json_pt)(ngx_http_request_t *r,
@@ -303,6 +304,7 @@ ngx_http_collab_api_ops_json(ngx_http_request_t *r,
     ngx_uint_t                   i;
     yajl_gen                     g;
     ngx_http_collab_store_op_t  *op;
+    u_char                       pub[NGX_HTTP_COLLAB_SRC_LEN];
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
@@ -319,8 +321,16 @@ ngx_http_collab_api_ops_json(ngx_http_request_t *r,
         ngx_http_collab_api_gen_str(g, "v");
         ngx_http_collab_api_gen_int(g, op->version);
 
+        /* an author's src is its own secret: the public form */
         ngx_http_collab_api_gen_str(g, "src");
-        yajl_gen_string(g, op->src.data, op->src.len);
+
+        if (op->src.len) {
+            ngx_http_collab_src_public(op->src.data, op->src.len, pub);
+            yajl_gen_string(g, pub, sizeof(pub));
+
+        } else {
+            yajl_gen_string(g, op->src.data, 0);
+        }
 
         ngx_http_collab_api_gen_str(g, "seq");
         ngx_http_collab_api_gen_int(g, op->seq);

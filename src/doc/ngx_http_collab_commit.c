@@ -44,6 +44,7 @@
 #include "doc/ngx_http_collab_doc.h"
 #include "doc/ngx_http_collab_commit.h"
 #include "doc/ngx_http_collab_fanout.h"
+#include "protocol/ngx_http_collab_src.h"
 #include "status/ngx_http_collab_status.h"
 
 
@@ -116,6 +117,10 @@ static void ngx_http_collab_commit_deliver(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_requeue(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_fail_batch(ngx_http_collab_doc_t *doc,
     const char *code, const char *message);
+static void ngx_http_collab_commit_reply(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_submit_t *s, uint64_t v, ngx_http_collab_frame_t *ack);
+static void ngx_http_collab_commit_missed(ngx_http_collab_doc_req_t *req,
+    ngx_int_t rc);
 static void ngx_http_collab_commit_ack(ngx_http_collab_doc_t *doc,
     ngx_http_collab_submit_t *s, uint64_t v);
 static void ngx_http_collab_commit_error(ngx_http_collab_submit_t *s,
@@ -548,6 +553,13 @@ ngx_http_collab_commit_discard(ngx_http_collab_submit_t *s)
 void
 ngx_http_collab_submit_detach(ngx_http_collab_submit_t *s)
 {
+    if (s->missing) {
+        /* a carrier: nobody is left to answer */
+        ngx_http_collab_doc_cancel(&s->missed);
+        ngx_http_collab_submit_free(s);
+        return;
+    }
+
     if (s->ws) {
         s->ws = NULL;
         ngx_queue_remove(&s->sq);
@@ -1926,6 +1938,7 @@ ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
     collab_msg_op_head_t           h;
     ngx_http_collab_submit_t      *s;
     ngx_http_collab_doc_worker_t  *w;
+    u_char                         pub[NGX_HTTP_COLLAB_SRC_LEN];
 
     w = &ngx_http_collab_doc_worker;
 
@@ -1943,8 +1956,11 @@ ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
     {
         s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
 
-        h.src.data = (const char *) s->src.data;
-        h.src.len = s->src.len;
+        /* subscribers see the public form; the real src goes to Redis */
+        ngx_http_collab_src_public(s->src.data, s->src.len, pub);
+
+        h.src.data = (const char *) pub;
+        h.src.len = s->src.len ? NGX_HTTP_COLLAB_SRC_LEN : 0;
         h.v = v++;
         h.seq = s->seq;
 
@@ -1974,7 +1990,7 @@ ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
             continue;
         }
 
-        last = ngx_http_collab_fanout_publish(doc,
+        last = ngx_http_collab_fanout_publish(doc, &s->src,
                                         collab_msg_enc_data(&w->enc),
                                         w->enc.len,
                                         ngx_queue_next(q)
@@ -2098,10 +2114,11 @@ ngx_http_collab_commit_deliver(ngx_http_collab_doc_t *doc)
         if (delivered == NGX_OK && s->ws && ack) {
             /* not subscribed: the ops it has not seen, then its ack */
             if (s->kind == NGX_HTTP_COLLAB_DOC_OP) {
-                (void) ngx_http_collab_doc_send_ring(doc, s->ws, s->v, v);
-            }
+                ngx_http_collab_commit_reply(doc, s, v, ack);
 
-            (void) ngx_http_collab_ws_send(s->ws, ack);
+            } else {
+                (void) ngx_http_collab_ws_send(s->ws, ack);
+            }
         }
 
         if (ack) {
@@ -2179,6 +2196,7 @@ ngx_http_collab_commit_ack(ngx_http_collab_doc_t *doc,
     ngx_http_collab_submit_t *s, uint64_t v)
 {
     collab_msg_op_head_t           h;
+    ngx_http_collab_frame_t       *ack;
     ngx_http_collab_doc_worker_t  *w;
 
     if (s->origin) {
@@ -2201,15 +2219,90 @@ ngx_http_collab_commit_ack(ngx_http_collab_doc_t *doc,
     h.v = v;
     h.seq = s->seq;
 
-    if (s->has_v && s->v < v) {
-        (void) ngx_http_collab_doc_send_ring(doc, s->ws, s->v, v);
+    if (collab_msg_enc_op_ack(&w->enc, &h) != COLLAB_MSG_OK) {
+        return;
     }
 
-    if (collab_msg_enc_op_ack(&w->enc, &h) == COLLAB_MSG_OK) {
-        (void) ngx_http_collab_ws_send_text(s->ws,
-                                            collab_msg_enc_data(&w->enc),
-                                            w->enc.len);
+    ack = ngx_http_collab_frame_text(collab_msg_enc_data(&w->enc), w->enc.len,
+                                     w->log);
+    if (ack == NULL) {
+        return;
     }
+
+    ngx_http_collab_commit_reply(doc, s, v, ack);
+
+    ngx_http_collab_frame_release(ack);
+}
+
+
+/*
+ * To a submitter that is not subscribed: the ops [s->v, v) it had not
+ * seen, then its ack (ShareDB's order: the client checks that the ack's
+ * version is its own).  What the ring no longer holds is read from
+ * PostgreSQL by a carrier, kept in the session's list of submits so that
+ * a close cancels it.
+ */
+static void
+ngx_http_collab_commit_reply(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_submit_t *s, uint64_t v, ngx_http_collab_frame_t *ack)
+{
+    ngx_http_collab_submit_t  *r;
+
+    if (!s->has_v || s->v >= v
+        || ngx_http_collab_doc_send_ring(doc, s->ws, s->v, v) != NGX_DECLINED)
+    {
+        (void) ngx_http_collab_ws_send(s->ws, ack);
+        return;
+    }
+
+    r = ngx_calloc(sizeof(ngx_http_collab_submit_t),
+                   ngx_http_collab_doc_worker.log);
+    if (r == NULL) {
+        /* the client sees the version jump and fetches */
+        (void) ngx_http_collab_ws_send(s->ws, ack);
+        return;
+    }
+
+    r->doc = doc;
+    r->ws = s->ws;
+    ngx_queue_insert_after(&s->sq, &r->sq);
+
+    ngx_http_collab_frame_retain(ack);
+    r->ack = ack;
+    r->missing = 1;
+
+    r->missed.handler = ngx_http_collab_commit_missed;
+    r->missed.data = r;
+    r->missed.ws = s->ws;
+    r->missed.since = s->v;
+    r->missed.until = v;
+    r->missed.want_ops = 1;
+
+    /* the handler may run before this returns */
+    ngx_http_collab_doc_wait(doc, &r->missed);
+}
+
+
+static void
+ngx_http_collab_commit_missed(ngx_http_collab_doc_req_t *req, ngx_int_t rc)
+{
+    ngx_http_collab_submit_t  *r = req->data;
+
+    r->missing = 0;
+
+    if (r->ws) {
+        if (rc != NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, ngx_http_collab_doc_worker.log, 0,
+                          "collab: an ack of \"%V\" goes without the ops "
+                          "before it (the database is unavailable)",
+                          &r->doc->name);
+        }
+
+        /* committed either way: without the ops the client refetches */
+        (void) ngx_http_collab_ws_send(r->ws, r->ack);
+    }
+
+    ngx_http_collab_submit_free(r);
 }
 
 
@@ -2280,6 +2373,10 @@ ngx_http_collab_submit_free(ngx_http_collab_submit_t *s)
 
     if (s->frame) {
         ngx_http_collab_frame_release(s->frame);
+    }
+
+    if (s->ack) {
+        ngx_http_collab_frame_release(s->ack);
     }
 
     if (s->json) {
@@ -2786,8 +2883,7 @@ ngx_http_collab_commit_forwarded_done(ngx_http_collab_doc_t *doc,
 
     if (delivered == NGX_OK && s->ws && ack) {
         /* not subscribed: the ops it has not seen, then its ack */
-        (void) ngx_http_collab_doc_send_ring(doc, s->ws, s->v, v);
-        (void) ngx_http_collab_ws_send(s->ws, ack);
+        ngx_http_collab_commit_reply(doc, s, v, ack);
     }
 
     if (ack) {

@@ -39,9 +39,14 @@ struct ngx_http_collab_submit_s {
     ngx_pid_t                  origin;      /* forwarded by this worker */
     ngx_msec_t                 fwd_time;    /* when we forwarded it */
 
+    /* a reply carrier: the ops its submitter missed are being read */
+    ngx_http_collab_doc_req_t  missed;
+    ngx_http_collab_frame_t   *ack;         /* sent after them */
+
     unsigned                   has_v:1;
     unsigned                   caught_up:1;
     unsigned                   no_forward:1;
+    unsigned                   missing:1;   /* a carrier, "missed" queued */
 };
 
 

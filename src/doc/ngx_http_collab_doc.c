@@ -10,6 +10,8 @@
 #include "doc/ngx_http_collab_doc.h"
 #include "doc/ngx_http_collab_commit.h"
 #include "doc/ngx_http_collab_fanout.h"
+#include "protocol/ngx_http_collab_src.h"
+#include "protocol/ngx_http_collab_session.h"
 
 
 /* ring of recent ops per document: grows by doubling up to the maximum */
@@ -489,7 +491,7 @@ ngx_http_collab_doc_advance(ngx_http_collab_doc_t *doc, ngx_uint_t kind,
         }
 
         if (frame) {
-            (void) ngx_http_collab_ws_send(sub->ws, frame);
+            (void) ngx_http_collab_doc_send_op(sub->ws, frame, src);
         }
     }
 
@@ -580,12 +582,41 @@ ngx_http_collab_doc_send_ring(ngx_http_collab_doc_t *doc,
     for (v = from; v < to; v++) {
         e = ngx_http_collab_doc_ring_get(doc, v);
 
-        if (ngx_http_collab_ws_send(ws, e->frame) != NGX_OK) {
+        if (ngx_http_collab_doc_send_op(ws, e->frame, &e->src) != NGX_OK) {
             return NGX_ERROR;
         }
     }
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_collab_doc_send_op(ngx_http_collab_ws_t *ws,
+    ngx_http_collab_frame_t *frame, ngx_str_t *src)
+{
+    ngx_int_t                 rc;
+    ngx_http_collab_frame_t  *own;
+
+    if (src == NULL || src->len == 0
+        || !ngx_http_collab_session_owns(ws, src))
+    {
+        return ngx_http_collab_ws_send(ws, frame);
+    }
+
+    /* its author (a resent op's ack), after a reconnect: the real src */
+    own = ngx_http_collab_src_owner_frame(frame, src,
+                                          ngx_http_collab_doc_worker.log);
+    if (own == NULL) {
+        ngx_http_collab_ws_close(ws, 1011, "internal error");
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_collab_ws_send(ws, own);
+
+    ngx_http_collab_frame_release(own);
+
+    return rc;
 }
 
 
@@ -599,6 +630,7 @@ ngx_http_collab_doc_stored_frame(ngx_http_collab_doc_t *doc,
     collab_msg_str_t              data;
     collab_msg_op_head_t          h;
     ngx_http_collab_doc_worker_t *w;
+    u_char                        pub[NGX_HTTP_COLLAB_SRC_LEN];
 
     w = &ngx_http_collab_doc_worker;
 
@@ -606,8 +638,10 @@ ngx_http_collab_doc_stored_frame(ngx_http_collab_doc_t *doc,
     h.c.len = doc->c.len;
     h.d.data = (const char *) doc->d.data;
     h.d.len = doc->d.len;
-    h.src.data = (const char *) so->src.data;
-    h.src.len = so->src.len;
+    ngx_http_collab_src_public(so->src.data, so->src.len, pub);
+
+    h.src.data = (const char *) pub;
+    h.src.len = so->src.len ? NGX_HTTP_COLLAB_SRC_LEN : 0;
     h.v = (uint64_t) so->version - 1;
     h.seq = (uint64_t) so->seq;
 
@@ -939,7 +973,7 @@ ngx_http_collab_doc_caught_up(void *data, ngx_int_t rc,
 static void
 ngx_http_collab_doc_process(ngx_http_collab_doc_t *doc)
 {
-    uint64_t                    first, to;
+    uint64_t                    first, to, end;
     ngx_int_t                   rc;
     ngx_queue_t                *q;
     ngx_http_collab_doc_req_t  *req;
@@ -967,14 +1001,15 @@ ngx_http_collab_doc_process(ngx_http_collab_doc_t *doc)
             }
         }
 
-        if (req->want_ops && req->since < doc->v) {
-            rc = ngx_http_collab_doc_send_ring(doc, req->ws, req->since,
-                                               doc->v);
+        end = (req->until && req->until < doc->v) ? req->until : doc->v;
+
+        if (req->want_ops && req->since < end) {
+            rc = ngx_http_collab_doc_send_ring(doc, req->ws, req->since, end);
 
             if (rc == NGX_DECLINED) {
                 /* older than the ring: read the rest from the database */
                 first = doc->v - doc->ring_n;
-                to = first + 1;
+                to = ngx_min(first, end) + 1;
 
                 if (ngx_http_collab_store_ops(&doc->c, &doc->d,
                                               (int64_t) req->since + 1,
@@ -1059,6 +1094,10 @@ ngx_http_collab_doc_req_ops(void *data, ngx_int_t rc,
 
     if (req->want_ops) {
         for (i = 0; i < res->nops; i++) {
+            if (req->until && req->since >= req->until) {
+                break;
+            }
+
             if ((uint64_t) res->ops[i].version != req->since + 1) {
                 continue;
             }
@@ -1068,7 +1107,8 @@ ngx_http_collab_doc_req_ops(void *data, ngx_int_t rc,
                 break;
             }
 
-            (void) ngx_http_collab_ws_send(req->ws, f);
+            (void) ngx_http_collab_doc_send_op(req->ws, f,
+                                               &res->ops[i].src);
             ngx_http_collab_frame_release(f);
 
             req->since++;

@@ -2,7 +2,8 @@
  * The per-worker document registry.
  *
  * A document in memory holds its head version, its text, a bounded ring of
- * recent committed ops (each with its encoded broadcast frame), the local
+ * recent committed ops (each with its encoded broadcast frame, which shows
+ * the public form of its src: ngx_http_collab_src.h), the local
  * subscribers, the requests waiting for it to be loaded and the queue of
  * submitted ops (see ngx_http_collab_commit.h).  It advances only through
  * ngx_http_collab_doc_advance(), one committed op at a time in version
@@ -78,9 +79,10 @@ struct ngx_http_collab_doc_req_s {
     ngx_http_collab_doc_ready_pt  handler;
     void                      *data;
 
-    /* ops since: versions [since, head) to ws before the handler */
+    /* ops since: versions [since, until or head) to ws before the handler */
     ngx_http_collab_ws_t      *ws;
     uint64_t                   since;
+    uint64_t                   until;       /* 0: the head */
     unsigned                   want_ops:1;
     unsigned                   fresh:1;     /* read the DB head first */
     unsigned                   queued:1;
@@ -230,7 +232,14 @@ void ngx_http_collab_doc_catch_up(ngx_http_collab_doc_t *doc);
 ngx_int_t ngx_http_collab_doc_send_ring(ngx_http_collab_doc_t *doc,
     ngx_http_collab_ws_t *ws, uint64_t from, uint64_t to);
 
-/* encodes a stored op into a frame; NULL on failure */
+/*
+ * Queues an op frame (src in its public form) to ws, or the same with the
+ * real src if ws is its author's.  src is the op's real src.
+ */
+ngx_int_t ngx_http_collab_doc_send_op(ngx_http_collab_ws_t *ws,
+    ngx_http_collab_frame_t *frame, ngx_str_t *src);
+
+/* encodes a stored op into a frame (the public src); NULL on failure */
 ngx_http_collab_frame_t *ngx_http_collab_doc_stored_frame(
     ngx_http_collab_doc_t *doc, ngx_http_collab_store_op_t *so,
     collab_op_t *op);

@@ -1,10 +1,13 @@
 /*
  * Fan-out: the document channels of the worker's SUBSCRIBE connection.
  *
- * The payload published for an op is the op message the clients get
- * ({"a":"op","c","d","v","src","seq","op"|"create"|"del"}): a receiver
+ * The payload published for an op is "O<src len> <src>" followed by the
+ * op message the clients get ({"a":"op","c","d","v","src","seq",
+ * "op"|"create"|"del"}, where "src" is the public form): a receiver
  * decodes it to apply the op and queues the very same bytes to its local
- * subscribers, so nothing is encoded twice.
+ * subscribers, so nothing is encoded twice; the real src in front is for
+ * the ring (dedup) and for the author's own sockets.  Redis is private to
+ * the cluster.
  */
 
 #include "ngx_http_collab.h"
@@ -14,6 +17,9 @@
 #include "doc/ngx_http_collab_doc.h"
 #include "doc/ngx_http_collab_commit.h"
 #include "doc/ngx_http_collab_fanout.h"
+
+
+#define NGX_HTTP_COLLAB_FANOUT_OP         'O'
 
 
 /* how often the heads of subscribed documents are compared with the DB */
@@ -37,6 +43,10 @@ static void ngx_http_collab_fanout_heads(void *data, ngx_int_t rc,
 
 static ngx_event_t  ngx_http_collab_fanout_timer;
 static ngx_uint_t   ngx_http_collab_fanout_checking;
+
+/* where a published payload is put together */
+static u_char      *ngx_http_collab_fanout_buf;
+static size_t       ngx_http_collab_fanout_buf_size;
 
 
 ngx_int_t
@@ -73,6 +83,12 @@ ngx_http_collab_fanout_exit_process(ngx_cycle_t *cycle)
 {
     if (ngx_http_collab_fanout_timer.timer_set) {
         ngx_del_timer(&ngx_http_collab_fanout_timer);
+    }
+
+    if (ngx_http_collab_fanout_buf) {
+        ngx_free(ngx_http_collab_fanout_buf);
+        ngx_http_collab_fanout_buf = NULL;
+        ngx_http_collab_fanout_buf_size = 0;
     }
 }
 
@@ -155,15 +171,41 @@ ngx_http_collab_fanout_channel_off(ngx_http_collab_doc_t *doc)
 
 
 ngx_int_t
-ngx_http_collab_fanout_publish(ngx_http_collab_doc_t *doc, u_char *payload,
-    size_t len, ngx_http_collab_redis_reply_pt handler, void *data)
+ngx_http_collab_fanout_publish(ngx_http_collab_doc_t *doc, ngx_str_t *src,
+    u_char *payload, size_t len, ngx_http_collab_redis_reply_pt handler,
+    void *data)
 {
-    size_t       argvlen[3];
+    u_char      *p;
+    size_t       size, argvlen[3];
     const char  *argv[3];
 
     if (doc->channel.data == NULL) {
         return NGX_DECLINED;
     }
+
+    size = 1 + NGX_SIZE_T_LEN + 1 + src->len + len;
+
+    if (size > ngx_http_collab_fanout_buf_size) {
+        p = ngx_alloc(ngx_max(size, 4096), ngx_http_collab_doc_worker.log);
+        if (p == NULL) {
+            return NGX_DECLINED;
+        }
+
+        if (ngx_http_collab_fanout_buf) {
+            ngx_free(ngx_http_collab_fanout_buf);
+        }
+
+        ngx_http_collab_fanout_buf = p;
+        ngx_http_collab_fanout_buf_size = ngx_max(size, 4096);
+    }
+
+    /* hiredis copies the arguments: the buffer is free again on return */
+    p = ngx_sprintf(ngx_http_collab_fanout_buf, "%c%uz %V",
+                    NGX_HTTP_COLLAB_FANOUT_OP, src->len, src);
+    p = ngx_cpymem(p, payload, len);
+
+    len = p - ngx_http_collab_fanout_buf;
+    payload = ngx_http_collab_fanout_buf;
 
     if (handler == NULL) {
         (void) ngx_http_collab_redis_publish(&doc->channel, payload, len);
@@ -187,6 +229,8 @@ ngx_http_collab_fanout_message(ngx_str_t *channel, u_char *payload,
 {
     ngx_http_collab_doc_t  *doc = data;
 
+    u_char                        *p, *last;
+    size_t                         slen;
     uint64_t                       v;
     ngx_str_t                      src;
     ngx_uint_t                     kind;
@@ -203,7 +247,7 @@ ngx_http_collab_fanout_message(ngx_str_t *channel, u_char *payload,
         return;
     }
 
-    if (len > 1 && payload[0] != '{') {
+    if (len > 1 && payload[0] != NGX_HTTP_COLLAB_FANOUT_OP) {
         /* a lock nudge of another worker */
         ngx_http_collab_commit_nudge(doc, payload, len);
         return;
@@ -211,6 +255,30 @@ ngx_http_collab_fanout_message(ngx_str_t *channel, u_char *payload,
 
     w = &ngx_http_collab_doc_worker;
     m = &w->msg;
+
+    /* "O<src len> <src><op message>" */
+    last = payload + len;
+    p = payload + 1;
+    slen = 0;
+
+    while (p < last && *p >= '0' && *p <= '9' && slen < 256) {
+        slen = slen * 10 + (*p++ - '0');
+    }
+
+    if (p == payload + 1 || p == last || *p++ != ' '
+        || (size_t) (last - p) < slen)
+    {
+        ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                      "collab: ignoring a malformed message on \"%V\"",
+                      channel);
+        return;
+    }
+
+    src.data = p;
+    src.len = slen;
+
+    payload = p + slen;
+    len = last - payload;
 
     if (collab_msg_decode((const char *) payload, len, m, &err)
         != COLLAB_MSG_OK
@@ -270,9 +338,6 @@ ngx_http_collab_fanout_message(ngx_str_t *channel, u_char *payload,
         collab_op_free(&op);
         return;
     }
-
-    src.data = (u_char *) m->src.data;
-    src.len = m->src.len;
 
     (void) ngx_http_collab_doc_advance(doc, kind,
                                        kind == NGX_HTTP_COLLAB_DOC_OP

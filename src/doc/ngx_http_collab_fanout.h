@@ -26,13 +26,15 @@ void ngx_http_collab_fanout_channel_on(ngx_http_collab_doc_t *doc);
 void ngx_http_collab_fanout_channel_off(ngx_http_collab_doc_t *doc);
 
 /*
- * Publishes one committed op message (it carries its version).  With a
- * handler: NGX_OK says it runs once Redis has processed this PUBLISH (and
- * every one before it on the connection); otherwise it is not called.
+ * Publishes one committed op message (it carries its version and the
+ * public form of its src) with the op's real src beside it, so that a
+ * receiver can give the author its own.  With a handler: NGX_OK says it
+ * runs once Redis has processed this PUBLISH (and every one before it on
+ * the connection); otherwise it is not called.
  */
 ngx_int_t ngx_http_collab_fanout_publish(ngx_http_collab_doc_t *doc,
-    u_char *payload, size_t len, ngx_http_collab_redis_reply_pt handler,
-    void *data);
+    ngx_str_t *src, u_char *payload, size_t len,
+    ngx_http_collab_redis_reply_pt handler, void *data);
 
 
 #endif /* _NGX_HTTP_COLLAB_FANOUT_H_INCLUDED_ */

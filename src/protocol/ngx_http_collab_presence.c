@@ -1,6 +1,7 @@
 /*
  * Presence relay.  The server only relays: a "p" message goes, with the
- * sender's src added, to every subscriber of its channel except the
+ * public form of the sender's src added (the same that others see on its
+ * ops, ngx_http_collab_src.h), to every subscriber of its channel except the
  * sender (through Redis when configured, so other workers and hosts get
  * it too, and this worker receives it back like everyone else), and is
  * echoed to the sender as its acknowledgement.
@@ -130,8 +131,9 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
             return;
         }
 
-        src.data = (const char *) s->src.data;
-        src.len = s->src.len;
+        /* others see the public form of the sender's src */
+        src.data = (const char *) s->src_public.data;
+        src.len = s->src_public.len;
 
         if (collab_msg_enc_presence(enc, msg, &src) != COLLAB_MSG_OK)
         {
@@ -155,7 +157,7 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
                                             enc->len);
 
         ngx_http_collab_presence_relay(&ch, collab_msg_enc_data(enc),
-                                       enc->len, &s->src);
+                                       enc->len, &s->src_public);
         ngx_http_collab_presence_track(s, msg, ps);
         return;
 
@@ -216,7 +218,7 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
             c->want_request = 1;
 
         } else {
-            ngx_http_collab_presence_request(&ch, &s->src);
+            ngx_http_collab_presence_request(&ch, &s->src_public);
         }
 
         return;
@@ -249,7 +251,7 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
         return;
 
     default: /* COLLAB_MSG_A_PR */
-        ngx_http_collab_presence_request(&ch, &s->src);
+        ngx_http_collab_presence_request(&ch, &s->src_public);
         ngx_http_collab_presence_reply(s);
         return;
     }
@@ -281,15 +283,16 @@ ngx_http_collab_presence_close(ngx_http_collab_session_t *s)
         }
 
         /* a presence it had set: the others drop it */
-        if (ps->ch.len + ps->id.len + s->src.len + 128 <= sizeof(buf)
+        if (ps->ch.len + ps->id.len + s->src_public.len + 128 <= sizeof(buf)
             && ngx_http_collab_presence_plain(&ps->ch)
             && ngx_http_collab_presence_plain(&ps->id))
         {
             p = ngx_sprintf(buf, "{\"a\":\"p\",\"ch\":\"%V\",\"src\":\"%V\","
                             "\"id\":\"%V\",\"p\":null,\"pv\":%uL}",
-                            &ps->ch, &s->src, &ps->id, ps->pv + 1);
+                            &ps->ch, &s->src_public, &ps->id, ps->pv + 1);
 
-            ngx_http_collab_presence_relay(&ps->ch, buf, p - buf, &s->src);
+            ngx_http_collab_presence_relay(&ps->ch, buf, p - buf,
+                                           &s->src_public);
         }
 
         ngx_free(ps);
@@ -416,8 +419,9 @@ ngx_http_collab_presence_deliver(ngx_http_collab_pchan_t *c, u_char *payload,
         next = ngx_queue_next(q);
         ps = ngx_queue_data(q, ngx_http_collab_psub_t, cq);
 
-        if (src && src->len == ps->session->src.len
-            && ngx_memcmp(src->data, ps->session->src.data, src->len) == 0)
+        if (src && src->len == ps->session->src_public.len
+            && ngx_memcmp(src->data, ps->session->src_public.data, src->len)
+               == 0)
         {
             continue;
         }

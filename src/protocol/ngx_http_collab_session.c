@@ -4,7 +4,8 @@
  *
  *   hs            the src id: a fresh one, or the client's previous one if
  *                 it was issued to the same principal (the id carries a
- *                 digest of principal and random part)
+ *                 digest of principal and random part); nobody else ever
+ *                 sees it (ngx_http_collab_src.h)
  *   s, f, bs, bf  wait for the document(s) in the registry, then answer a
  *                 snapshot, or the ops since v followed by the reply; a
  *                 subscription is linked at the very moment its snapshot
@@ -23,9 +24,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <ngx_md5.h>
-
-#include <sys/random.h>
 
 #include <yajl/yajl_parse.h>
 #include <yajl/yajl_gen.h>
@@ -118,10 +116,8 @@ static void ngx_http_collab_session_dispatch(ngx_http_collab_session_t *s,
     collab_msg_t *msg, u_char *data, size_t len);
 static void ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
     collab_msg_t *msg);
-static void ngx_http_collab_session_make_src(ngx_http_collab_session_t *s,
-    u_char *random);
-static void ngx_http_collab_session_digest(ngx_str_t *principal,
-    u_char *random, u_char *out);
+static void ngx_http_collab_session_set_src(ngx_http_collab_session_t *s,
+    const u_char *src);
 static void ngx_http_collab_session_docs(ngx_http_collab_session_t *s,
     collab_msg_t *msg, u_char *data, size_t len);
 static void ngx_http_collab_session_ready(ngx_http_collab_doc_req_t *req,
@@ -144,7 +140,6 @@ static void ngx_http_collab_session_nf_ops(void *data, ngx_int_t rc,
 static int ngx_http_collab_session_nf_create(ngx_http_collab_sreq_t *r,
     ngx_http_collab_store_op_t *so);
 static void ngx_http_collab_session_nf_reply(ngx_http_collab_sreq_t *r);
-static ngx_uint_t ngx_http_collab_session_hex(const char *p, size_t n);
 static ngx_http_collab_sreq_t *ngx_http_collab_session_sreq(
     ngx_http_collab_session_t *s, collab_msg_t *msg, u_char *data,
     size_t len, ngx_uint_t n);
@@ -217,7 +212,7 @@ ngx_http_collab_session_pre_upgrade(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
 {
-    u_char                      rnd[8];
+    u_char                      src[NGX_HTTP_COLLAB_SRC_LEN];
     ngx_http_collab_session_t  *s;
 
     if (!ngx_http_collab_session_inited) {
@@ -255,13 +250,8 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
                     ngx_str_rbtree_insert_value);
 
     /* messages before the handshake still need a src */
-    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd)) {
-        *(uint32_t *) rnd = (uint32_t) ngx_random() ^ (uint32_t) ngx_pid;
-        *(uint32_t *) (rnd + 4) = (uint32_t) ngx_random()
-                                  ^ (uint32_t) ngx_current_msec;
-    }
-
-    ngx_http_collab_session_make_src(s, rnd);
+    ngx_http_collab_src_issue(&s->principal, src);
+    ngx_http_collab_session_set_src(s, src);
 
     ws->session = s;
 
@@ -474,7 +464,7 @@ static void
 ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
     collab_msg_t *msg)
 {
-    u_char            rnd[8], digest[16];
+    u_char            src[NGX_HTTP_COLLAB_SRC_LEN];
     collab_msg_str_t  id;
 
     /*
@@ -482,13 +472,12 @@ ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
      * by (src, seq)) only if the id was issued to the same principal.
      */
 
-    if (msg->id.data && msg->id.len == NGX_HTTP_COLLAB_SRC_LEN
-        && ngx_http_collab_session_hex(msg->id.data, 16))
-    {
-        ngx_http_collab_session_digest(&s->principal,
-                                       (u_char *) msg->id.data, digest);
+    if (msg->id.data && msg->id.len == NGX_HTTP_COLLAB_SRC_LEN) {
 
-        if (ngx_strncmp(digest, msg->id.data + 16, 16) == 0) {
+        if (ngx_http_collab_src_valid(&s->principal,
+                                      (const u_char *) msg->id.data,
+                                      msg->id.len))
+        {
             if (ngx_memcmp(s->src_buf, msg->id.data, NGX_HTTP_COLLAB_SRC_LEN)
                 != 0)
             {
@@ -496,13 +485,11 @@ ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
                 ngx_http_collab_session_seqs_free(s);
             }
 
-            ngx_memcpy(s->src_buf, msg->id.data, NGX_HTTP_COLLAB_SRC_LEN);
+            ngx_http_collab_session_set_src(s, (const u_char *) msg->id.data);
 
         } else {
-            ngx_memzero(rnd, sizeof(rnd));
-            (void) getrandom(rnd, sizeof(rnd), GRND_NONBLOCK);
-            rnd[0] ^= (u_char) ngx_random();
-            ngx_http_collab_session_make_src(s, rnd);
+            ngx_http_collab_src_issue(&s->principal, src);
+            ngx_http_collab_session_set_src(s, src);
         }
     }
 
@@ -521,38 +508,29 @@ ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
 
 
 static void
-ngx_http_collab_session_make_src(ngx_http_collab_session_t *s,
-    u_char *random)
+ngx_http_collab_session_set_src(ngx_http_collab_session_t *s,
+    const u_char *src)
 {
-    ngx_hex_dump(s->src_buf, random, 8);
-    ngx_http_collab_session_digest(&s->principal, s->src_buf,
-                                   s->src_buf + 16);
-
+    ngx_memcpy(s->src_buf, src, NGX_HTTP_COLLAB_SRC_LEN);
     s->src.data = s->src_buf;
     s->src.len = NGX_HTTP_COLLAB_SRC_LEN;
+
+    ngx_http_collab_src_public(s->src_buf, NGX_HTTP_COLLAB_SRC_LEN,
+                               s->src_public_buf);
+    s->src_public.data = s->src_public_buf;
+    s->src_public.len = NGX_HTTP_COLLAB_SRC_LEN;
 }
 
 
-/* 16 hex digits of md5(principal NUL random-hex): binds an id to a user */
-static void
-ngx_http_collab_session_digest(ngx_str_t *principal, u_char *random,
-    u_char *out)
+ngx_uint_t
+ngx_http_collab_session_owns(ngx_http_collab_ws_t *ws, ngx_str_t *src)
 {
-    u_char     md[16];
-    ngx_md5_t  md5;
+    ngx_http_collab_session_t  *s;
 
-    ngx_md5_init(&md5);
-    ngx_md5_update(&md5, "collab-src", sizeof("collab-src"));
+    s = ws->session;
 
-    if (principal->len) {
-        ngx_md5_update(&md5, principal->data, principal->len);
-    }
-
-    ngx_md5_update(&md5, "", 1);
-    ngx_md5_update(&md5, random, 16);
-    ngx_md5_final(md, &md5);
-
-    ngx_hex_dump(out, md, 8);
+    return s != NULL && src->len == s->src.len
+           && ngx_memcmp(src->data, s->src.data, src->len) == 0;
 }
 
 
@@ -1391,21 +1369,6 @@ ngx_http_collab_session_send_enc(ngx_http_collab_session_t *s)
 
     (void) ngx_http_collab_ws_send_text(s->ws, collab_msg_enc_data(enc),
                                         enc->len);
-}
-
-
-static ngx_uint_t
-ngx_http_collab_session_hex(const char *p, size_t n)
-{
-    size_t  i;
-
-    for (i = 0; i < n; i++) {
-        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) {
-            return 0;
-        }
-    }
-
-    return 1;
 }
 
 

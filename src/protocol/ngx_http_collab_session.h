@@ -11,20 +11,20 @@
 
 #include "ngx_http_collab.h"
 #include "ws/ngx_http_collab_ws.h"
+#include "protocol/ngx_http_collab_src.h"
 
 
 /* sharedb's code for refused reads: subscriptions over the limit */
 #define NGX_HTTP_COLLAB_ERR_READS_REJECTED  "ERR_SNAPSHOT_READS_REJECTED"
 
 
-/* "<16 hex random><16 hex digest of principal and random>" */
-#define NGX_HTTP_COLLAB_SRC_LEN  32
-
-
 typedef struct {
     ngx_http_collab_ws_t      *ws;
+    /* its own src, and what others see of it (ngx_http_collab_src.h) */
     ngx_str_t                  src;
     u_char                     src_buf[NGX_HTTP_COLLAB_SRC_LEN];
+    ngx_str_t                  src_public;
+    u_char                     src_public_buf[NGX_HTTP_COLLAB_SRC_LEN];
 
     /* who is connected: empty for anonymous (set by the auth layer) */
     ngx_str_t                  principal;
@@ -69,6 +69,10 @@ void ngx_http_collab_session_message(ngx_http_collab_ws_t *ws,
  * ws must not be used.
  */
 void ngx_http_collab_session_close(ngx_http_collab_ws_t *ws);
+
+/* whether src is this socket's own (it then gets its ops with it) */
+ngx_uint_t ngx_http_collab_session_owns(ngx_http_collab_ws_t *ws,
+    ngx_str_t *src);
 
 /* sends the error reply to a decoded request */
 void ngx_http_collab_session_error(ngx_http_collab_session_t *s,

@@ -1196,6 +1196,33 @@ ngx_http_collab_ws_frame(int opcode, const u_char *payload, size_t len,
 }
 
 
+u_char *
+ngx_http_collab_frame_payload(ngx_http_collab_frame_t *f, size_t *len)
+{
+    size_t  h;
+
+    /* a server frame is never masked: 2, 4 or 10 header bytes */
+    switch (f->data[1] & 0x7f) {
+
+    case 126:
+        h = 4;
+        break;
+
+    case 127:
+        h = 10;
+        break;
+
+    default:
+        h = 2;
+        break;
+    }
+
+    *len = f->len - h;
+
+    return f->data + h;
+}
+
+
 void
 ngx_http_collab_frame_retain(ngx_http_collab_frame_t *f)
 {

@@ -61,6 +61,9 @@ ngx_int_t ngx_http_collab_ws_handler(ngx_http_request_t *r);
 /* a text frame holding payload[0..len), refcount 1; NULL on failure */
 ngx_http_collab_frame_t *ngx_http_collab_frame_text(const u_char *payload,
     size_t len, ngx_log_t *log);
+/* the payload of a frame made by ngx_http_collab_frame_text() */
+u_char *ngx_http_collab_frame_payload(ngx_http_collab_frame_t *f,
+    size_t *len);
 void ngx_http_collab_frame_retain(ngx_http_collab_frame_t *f);
 void ngx_http_collab_frame_release(ngx_http_collab_frame_t *f);
 

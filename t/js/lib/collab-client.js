@@ -12,6 +12,7 @@
 
 const assert = require('assert');
 const cp = require('child_process');
+const crypto = require('crypto');
 const fs = require('fs');
 const ShareDB = require('sharedb/lib/client');
 const WebSocket = require('ws');
@@ -401,6 +402,8 @@ class RawClient {
     }
   }
 
+  localPort() { return this.ws._socket && this.ws._socket.localPort; }
+
   close() { try { this.ws.close(); } catch (e) { /* gone */ } }
 }
 
@@ -602,6 +605,16 @@ function patchOp(pos, delCount, ins) {
   return op;
 }
 
+// What everyone but its owner sees of a src: HMAC-SHA256 keyed with
+// collab_src_secret, the first 16 bytes in hex.  Tests that compare srcs
+// set `collab_src_secret $TEST_COLLAB_SRC_SECRET;`, which is this default.
+const SRC_SECRET = 'collab-test-src-secret';
+
+function publicSrc(src, secret = SRC_SECRET) {
+  return crypto.createHmac('sha256', secret).update(src).digest('hex')
+    .slice(0, 32);
+}
+
 function env(name) {
   const v = process.env[name];
   check(v, `environment variable ${name} is set`);
@@ -617,5 +630,5 @@ module.exports = {
   fetchSnapshot, rejects, settled, converge,
   psql, sqlLit, opLog, docRow, headVersion, checkLog, replay,
   serverPidOf, portOf, clientsOnDistinctWorkers,
-  loadTrace, patchOp, env,
+  loadTrace, patchOp, env, publicSrc, SRC_SECRET,
 };

@@ -234,6 +234,8 @@ sub _subst {
         TEST_COLLAB_PG => $PG_CONNINFO,
         TEST_COLLAB_REDIS => $REDIS_ADDR,
         TEST_COLLAB_ROOT => $ROOT,
+        # the key of public srcs the node tests compute (collab-client.js)
+        TEST_COLLAB_SRC_SECRET => 'collab-test-src-secret',
     );
 
     # the built-in names, then any other $TEST_NGINX_*/$TEST_COLLAB_* from
