@@ -185,6 +185,17 @@ stop_all() {
     bash .ci/pg.sh stop "$dir/pg" || true
 }
 
+restart() {
+    if [ "$1" = ref ]; then
+        kill "$ref_pid" 2>/dev/null || true
+        wait "$ref_pid" 2>/dev/null || true
+        start_ref
+    else
+        stop_ours
+        start_ours
+    fi
+}
+
 port_of() { [ "$1" = ref ] && echo "$ref_port" || echo "$ours_port"; }
 
 # the server's processes: the Node process, or the nginx workers
@@ -234,6 +245,9 @@ run() {
 # open-file limit is 20,000 a process) on 16 source addresses
 idle() {
     local srv=$1 n=$2 conns=$3 pids rss0 rss1 cpu0 cpu1 half i hz
+    # fresh processes: the bursts before leave heaps that idle sockets
+    # would fill for free, which would flatter the figure
+    restart "$srv" || { log "idle/$srv: restart failed"; return; }
     pids=$(server_pids "$srv")
     sleep 1
     rss0=$(rss_kb $pids)

@@ -1400,7 +1400,6 @@ ngx_http_collab_ws_enqueue(ngx_http_collab_ws_ctx_t *ctx,
 static void
 ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
 {
-    off_t                     sent;
     size_t                    n, left;
     ngx_buf_t                 bufs[NGX_HTTP_COLLAB_WS_IOVS];
     ngx_uint_t                i, k;
@@ -1429,6 +1428,24 @@ ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
         }
     }
 
+    if (c->buffered && r == NULL) {
+        /* what TLS holds of earlier frames (a flush with no new data) */
+
+        if (!c->write->ready) {
+            goto again;
+        }
+
+        if (c->send_chain(c, NULL, 0) == NGX_CHAIN_ERROR) {
+            c->error = 1;
+            ctx->destroy = 1;
+            return;
+        }
+
+        if (c->buffered) {
+            goto again;
+        }
+    }
+
     while (ctx->out_n) {
 
         if (!c->write->ready) {
@@ -1449,7 +1466,8 @@ ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
             chain[i].next = (i + 1 < k) ? &chain[i + 1] : NULL;
         }
 
-        sent = c->sent;
+        /* TLS keeps a record buffer: this says write it out now */
+        bufs[k - 1].flush = 1;
 
         cl = c->send_chain(c, chain, 0);
 
@@ -1459,7 +1477,17 @@ ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
             return;
         }
 
-        left = (size_t) (c->sent - sent);
+        /*
+         * What was taken: written to the socket, or copied into the TLS
+         * buffer (c->sent counts neither exactly that), so it is done with.
+         */
+
+        left = 0;
+
+        for (i = 0; i < k; i++) {
+            f = ctx->out[(ctx->out_head + i) % ctx->out_cap];
+            left += bufs[i].pos - (f->data + (i == 0 ? ctx->out_pos : 0));
+        }
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
                        "collab ws: wrote %uz of %uz queued bytes",
@@ -1484,18 +1512,21 @@ ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
             ngx_http_collab_frame_release(f);
         }
 
-        if (cl != NULL) {
+        if (cl != NULL || c->buffered) {
             break;
         }
     }
 
-    if (ctx->out_n) {
-        if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
-            ctx->destroy = 1;
-        }
-
-        return;
+    if (ctx->out_n || c->buffered) {
+        goto again;
     }
+
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        /* idle: the TLS record buffer goes until the next write */
+        ngx_ssl_free_buffer(c);
+    }
+#endif
 
     /* an idle connection keeps only a small ring */
 
@@ -1508,6 +1539,14 @@ ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
 
     if (ctx->close_sent && !ctx->close_flushed) {
         ngx_http_collab_ws_flushed_close(ctx);
+    }
+
+    return;
+
+again:
+
+    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+        ctx->destroy = 1;
     }
 }
 
