@@ -10,13 +10,20 @@
 #include "doc/ngx_http_collab_doc.h"
 #include "doc/ngx_http_collab_commit.h"
 #include "doc/ngx_http_collab_fanout.h"
+#include "status/ngx_http_collab_status.h"
 #include "protocol/ngx_http_collab_src.h"
 #include "protocol/ngx_http_collab_session.h"
 
 
-/* ring of recent ops per document: grows by doubling up to the maximum */
+/*
+ * Ring of recent ops per document: grows by doubling up to the maximum
+ * while it holds less than RING_BYTES (estimated: entry, src, frame and
+ * parsed op), and keeps at least RING_MIN ops whatever their size.  Older
+ * ops come from PostgreSQL.
+ */
 #define NGX_HTTP_COLLAB_DOC_RING_MIN   16
 #define NGX_HTTP_COLLAB_DOC_RING_MAX   1024
+#define NGX_HTTP_COLLAB_DOC_RING_BYTES (128 * 1024)
 
 /* ops read per catch-up query */
 #define NGX_HTTP_COLLAB_DOC_CATCHUP    1000
@@ -38,6 +45,9 @@ static void ngx_http_collab_doc_req_ops(void *data, ngx_int_t rc,
 static void ngx_http_collab_doc_fail_waiters(ngx_http_collab_doc_t *doc,
     ngx_int_t rc);
 static void ngx_http_collab_doc_reset(ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_doc_status(ngx_http_collab_status_t *st);
+static void ngx_http_collab_doc_ring_drop(ngx_http_collab_doc_t *doc);
+static size_t ngx_http_collab_doc_op_cost(ngx_http_collab_doc_op_t *e);
 static void ngx_http_collab_doc_ring_push(ngx_http_collab_doc_t *doc,
     ngx_http_collab_doc_op_t *e);
 static void ngx_http_collab_doc_op_free(ngx_http_collab_doc_op_t *e);
@@ -77,7 +87,49 @@ ngx_http_collab_doc_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
+    if (ngx_http_collab_status_add_section("docs",
+                                           ngx_http_collab_doc_status)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_collab_fanout_init_process(cycle);
+}
+
+
+/* the documents this worker holds: what they cost, who follows them */
+static void
+ngx_http_collab_doc_status(ngx_http_collab_status_t *st)
+{
+    size_t                  bytes;
+    ngx_uint_t              ops, subs, waiting;
+    ngx_queue_t            *q;
+    ngx_http_collab_doc_t  *doc;
+
+    bytes = 0;
+    ops = 0;
+    subs = 0;
+    waiting = 0;
+
+    for (q = ngx_queue_head(&ngx_http_collab_doc_worker.all);
+         q != ngx_queue_sentinel(&ngx_http_collab_doc_worker.all);
+         q = ngx_queue_next(q))
+    {
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, all);
+
+        bytes += doc->ring_bytes;
+        ops += doc->ring_n;
+        subs += doc->nsubs;
+        waiting += doc->nsubmits;
+    }
+
+    ngx_http_collab_status_gauge(st, "loaded",
+                                 ngx_http_collab_doc_worker.ndocs);
+    ngx_http_collab_status_gauge(st, "subscribers", subs);
+    ngx_http_collab_status_gauge(st, "ops_waiting", waiting);
+    ngx_http_collab_status_gauge(st, "ring_ops", ops);
+    ngx_http_collab_status_gauge(st, "ring_bytes", bytes);
 }
 
 
@@ -1149,9 +1201,7 @@ static void
 ngx_http_collab_doc_reset(ngx_http_collab_doc_t *doc)
 {
     while (doc->ring_n) {
-        ngx_http_collab_doc_op_free(&doc->ring[doc->ring_head]);
-        doc->ring_head = (doc->ring_head + 1) % doc->ring_cap;
-        doc->ring_n--;
+        ngx_http_collab_doc_ring_drop(doc);
     }
 
     doc->ring_head = 0;
@@ -1180,7 +1230,8 @@ ngx_http_collab_doc_ring_push(ngx_http_collab_doc_t *doc,
     ngx_http_collab_doc_op_t  *ring;
 
     if (doc->ring_n == doc->ring_cap
-        && doc->ring_cap < NGX_HTTP_COLLAB_DOC_RING_MAX)
+        && doc->ring_cap < NGX_HTTP_COLLAB_DOC_RING_MAX
+        && doc->ring_bytes < NGX_HTTP_COLLAB_DOC_RING_BYTES)
     {
         cap = doc->ring_cap ? doc->ring_cap * 2 : NGX_HTTP_COLLAB_DOC_RING_MIN;
 
@@ -1209,13 +1260,43 @@ ngx_http_collab_doc_ring_push(ngx_http_collab_doc_t *doc,
     }
 
     if (doc->ring_n == doc->ring_cap) {
-        ngx_http_collab_doc_op_free(&doc->ring[doc->ring_head]);
-        doc->ring_head = (doc->ring_head + 1) % doc->ring_cap;
-        doc->ring_n--;
+        ngx_http_collab_doc_ring_drop(doc);
     }
 
     doc->ring[(doc->ring_head + doc->ring_n) % doc->ring_cap] = *e;
     doc->ring_n++;
+    doc->ring_bytes += ngx_http_collab_doc_op_cost(e);
+
+    while (doc->ring_bytes > NGX_HTTP_COLLAB_DOC_RING_BYTES
+           && doc->ring_n > NGX_HTTP_COLLAB_DOC_RING_MIN)
+    {
+        ngx_http_collab_doc_ring_drop(doc);
+    }
+}
+
+
+/* forgets the oldest op of the ring */
+static void
+ngx_http_collab_doc_ring_drop(ngx_http_collab_doc_t *doc)
+{
+    ngx_http_collab_doc_op_t  *e;
+
+    e = &doc->ring[doc->ring_head];
+
+    doc->ring_bytes -= ngx_http_collab_doc_op_cost(e);
+
+    ngx_http_collab_doc_op_free(e);
+    doc->ring_head = (doc->ring_head + 1) % doc->ring_cap;
+    doc->ring_n--;
+}
+
+
+/* what an entry holds, roughly: the parsed op about as much as its JSON */
+static size_t
+ngx_http_collab_doc_op_cost(ngx_http_collab_doc_op_t *e)
+{
+    return sizeof(ngx_http_collab_doc_op_t) + 16 + e->src.len
+           + (e->frame ? 2 * e->frame->len : 0);
 }
 
 

@@ -118,6 +118,7 @@ struct ngx_http_collab_doc_s {
     ngx_uint_t                 ring_cap;
     ngx_uint_t                 ring_n;
     ngx_uint_t                 ring_head;   /* index of the oldest */
+    size_t                     ring_bytes;  /* estimated memory held */
 
     uint64_t                   seen_v;      /* highest pub/sub version */
     uint64_t                   snapshot_v;  /* last snapshot written */
