@@ -37,6 +37,7 @@ static void ngx_http_collab_fanout_message(ngx_str_t *channel,
     u_char *payload, size_t len, void *data);
 static void ngx_http_collab_fanout_resubscribed(void *data);
 static void ngx_http_collab_fanout_check_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_http_collab_fanout_followed(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_fanout_heads(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
 
@@ -371,6 +372,18 @@ ngx_http_collab_fanout_resubscribed(void *data)
 
 
 /* a lost last message makes no gap: compare heads now and then */
+/*
+ * A loaded document kept current by its channel: subscribers rely on it,
+ * and so do REST reads of the latest version (which keep the channel on).
+ */
+static ngx_uint_t
+ngx_http_collab_fanout_followed(ngx_http_collab_doc_t *doc)
+{
+    return (doc->nsubs || doc->channel_on)
+           && doc->state == NGX_HTTP_COLLAB_DOC_READY;
+}
+
+
 static void
 ngx_http_collab_fanout_check_handler(ngx_event_t *ev)
 {
@@ -398,7 +411,7 @@ ngx_http_collab_fanout_check_handler(ngx_event_t *ev)
     {
         doc = ngx_queue_data(q, ngx_http_collab_doc_t, all);
 
-        if (doc->nsubs && doc->state == NGX_HTTP_COLLAB_DOC_READY) {
+        if (ngx_http_collab_fanout_followed(doc)) {
             n++;
         }
     }
@@ -432,7 +445,7 @@ ngx_http_collab_fanout_check_handler(ngx_event_t *ev)
     {
         doc = ngx_queue_data(q, ngx_http_collab_doc_t, all);
 
-        if (doc->nsubs && doc->state == NGX_HTTP_COLLAB_DOC_READY) {
+        if (ngx_http_collab_fanout_followed(doc)) {
             cs[h->n] = doc->c;
             ds[h->n] = doc->d;
             h->docs[h->n++] = doc;
