@@ -37,6 +37,8 @@ ref_port=$((base + 80))
 ours_port=$((base + 90))
 out=$top/build/bench
 lg=$out/collab_loadgen
+# readers see the public form of a writer's src: the load generator maps it
+export COLLAB_SRC_SECRET=bench-src-secret-0123456789
 results=$out/results.jsonl
 # a BENCH_ONLY run leaves the full results and docs/benchmarks.md alone
 [ -n "${BENCH_ONLY:-}" ] && results=$out/results-$BENCH_ONLY.jsonl
@@ -73,7 +75,7 @@ deps() {
     fi
     mkdir -p "$out"
     ${CC:-cc} -std=gnu99 -O2 -g -Wall -Wextra -Werror -o "$lg" \
-        bench/loadgen/*.c -lyajl
+        bench/loadgen/*.c -lyajl -lcrypto
 }
 
 # -- servers -----------------------------------------------------------------
@@ -140,6 +142,7 @@ http {
     scgi_temp_path $nginx_prefix/tmp/scgi;
     collab_postgres "$conninfo";
     collab_redis $redis;
+    collab_src_secret $COLLAB_SRC_SECRET;
     server {
         listen 127.0.0.1:$ours_port reuseport backlog=4096;
         location /ws {

@@ -8,8 +8,9 @@
  *            op in flight (the ShareDB client discipline), either closed loop
  *            (--rate 0: the next op leaves when the ack arrives) or open loop
  *            at --rate ops/s.  Ack latency per op, delivery latency per op per
- *            reader (the reader knows the send time by src+seq), committed
- *            ops/s.
+ *            reader (the reader knows the send time by src+seq; with
+ *            COLLAB_SRC_SECRET set, also by the public form of the src that
+ *            our server shows others, HMAC-SHA256 of it), committed ops/s.
  *   idle     N connections that only handshake, held for --hold seconds
  *            (the orchestrator samples server RSS/CPU meanwhile).
  *   replay   one connection replays a file of text-unicode ops (one JSON op
@@ -42,6 +43,8 @@
 #include <sys/socket.h>
 
 #include <yajl/yajl_tree.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "lg_hist.h"
 #include "lg_json.h"
@@ -50,6 +53,7 @@
 
 #define LG_RING            512
 #define LG_SRC_MAX         64
+#define LG_PUB_LEN         32
 #define LG_IN_INIT         16384
 #define LG_MSG_MAX         4096
 #define LG_HS                                                                \
@@ -129,6 +133,7 @@ typedef struct {
 
     char                src[LG_SRC_MAX];
     size_t              src_len;
+    char                pub[LG_PUB_LEN + 1];  /* what readers see of src */
 
     int64_t             version;
     int64_t             seq;
@@ -252,8 +257,9 @@ static void lg_writer_send(lg_conn_t *c, uint64_t base);
 static void lg_writer_after_ack(lg_conn_t *c, uint64_t now);
 static void lg_replay_next(lg_conn_t *c);
 static void lg_timers(uint64_t now);
-static void lg_map_add(lg_conn_t *c);
+static void lg_map_add(lg_conn_t *c, const char *key, size_t len);
 static lg_conn_t *lg_map_find(const char *src, size_t len);
+static void lg_public_src(lg_conn_t *c);
 static void lg_report(void);
 
 
@@ -511,7 +517,7 @@ lg_setup(void)
     g.nconns = n;
     g.conns = calloc((size_t) n, sizeof(lg_conn_t));
     g.map_cap = 16;
-    while (g.map_cap < (size_t) (g.writers + 1) * 2) {
+    while (g.map_cap < (size_t) (g.writers + 1) * 4) {
         g.map_cap *= 2;
     }
     g.map = malloc(g.map_cap * sizeof(int));
@@ -900,8 +906,38 @@ lg_on_hs(lg_conn_t *c, lg_msg_t *m)
     g.ready++;
 
     if (c->role == LG_ROLE_WRITER) {
-        lg_map_add(c);
+        lg_map_add(c, c->src, c->src_len);
+        lg_public_src(c);
     }
+}
+
+
+/* the public form of the src (our server's collab_src_secret), mapped too */
+static void
+lg_public_src(lg_conn_t *c)
+{
+    size_t          k;
+    unsigned int    mdlen;
+    const char     *secret;
+    unsigned char   md[EVP_MAX_MD_SIZE];
+
+    secret = getenv("COLLAB_SRC_SECRET");
+    if (secret == NULL || *secret == '\0') {
+        return;
+    }
+
+    if (HMAC(EVP_sha256(), secret, (int) strlen(secret),
+             (const unsigned char *) c->src, c->src_len, md, &mdlen) == NULL
+        || mdlen < LG_PUB_LEN / 2)
+    {
+        return;
+    }
+
+    for (k = 0; k < LG_PUB_LEN / 2; k++) {
+        sprintf(&c->pub[2 * k], "%02x", md[k]);
+    }
+
+    lg_map_add(c, c->pub, LG_PUB_LEN);
 }
 
 
@@ -1401,15 +1437,15 @@ lg_timers(uint64_t now)
 
 
 static void
-lg_map_add(lg_conn_t *c)
+lg_map_add(lg_conn_t *c, const char *key, size_t len)
 {
     size_t    i;
     uint32_t  h;
     size_t    k;
 
     h = 2166136261u;
-    for (k = 0; k < c->src_len; k++) {
-        h = (h ^ (uint8_t) c->src[k]) * 16777619u;
+    for (k = 0; k < len; k++) {
+        h = (h ^ (uint8_t) key[k]) * 16777619u;
     }
 
     for (i = h & (g.map_cap - 1); g.map[i] != -1; i = (i + 1) & (g.map_cap - 1))
@@ -1436,7 +1472,10 @@ lg_map_find(const char *src, size_t len)
     for (i = h & (g.map_cap - 1); g.map[i] != -1; i = (i + 1) & (g.map_cap - 1))
     {
         c = &g.conns[g.map[i]];
-        if (c->src_len == len && memcmp(c->src, src, len) == 0) {
+        if ((c->src_len == len && memcmp(c->src, src, len) == 0)
+            || (len == LG_PUB_LEN && c->pub[0]
+                && memcmp(c->pub, src, len) == 0))
+        {
             return c;
         }
     }

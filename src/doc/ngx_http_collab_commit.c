@@ -2246,7 +2246,23 @@ static void
 ngx_http_collab_commit_reply(ngx_http_collab_doc_t *doc,
     ngx_http_collab_submit_t *s, uint64_t v, ngx_http_collab_frame_t *ack)
 {
-    ngx_http_collab_submit_t  *r;
+    ngx_queue_t                *q;
+    ngx_http_collab_submit_t   *r;
+    ngx_http_collab_doc_req_t  *req;
+
+    /* an earlier reply to this socket still waits: acks keep their order */
+    for (q = ngx_queue_head(&doc->waiters);
+         q != ngx_queue_sentinel(&doc->waiters);
+         q = ngx_queue_next(q))
+    {
+        req = ngx_queue_data(q, ngx_http_collab_doc_req_t, queue);
+
+        if (req->handler == ngx_http_collab_commit_missed
+            && req->ws == s->ws)
+        {
+            goto carrier;
+        }
+    }
 
     if (!s->has_v || s->v >= v
         || ngx_http_collab_doc_send_ring(doc, s->ws, s->v, v) != NGX_DECLINED)
@@ -2254,6 +2270,8 @@ ngx_http_collab_commit_reply(ngx_http_collab_doc_t *doc,
         (void) ngx_http_collab_ws_send(s->ws, ack);
         return;
     }
+
+carrier:
 
     r = ngx_calloc(sizeof(ngx_http_collab_submit_t),
                    ngx_http_collab_doc_worker.log);
@@ -2274,9 +2292,9 @@ ngx_http_collab_commit_reply(ngx_http_collab_doc_t *doc,
     r->missed.handler = ngx_http_collab_commit_missed;
     r->missed.data = r;
     r->missed.ws = s->ws;
-    r->missed.since = s->v;
+    r->missed.since = (s->has_v && s->v < v) ? s->v : v;
     r->missed.until = v;
-    r->missed.want_ops = 1;
+    r->missed.want_ops = (r->missed.since < v);
 
     /* the handler may run before this returns */
     ngx_http_collab_doc_wait(doc, &r->missed);
