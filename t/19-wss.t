@@ -6,7 +6,6 @@
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 
 my $dir = tempdir(CLEANUP => 1);
 system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
@@ -19,10 +18,7 @@ system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
 chmod 0644, "$dir/key.pem";
 $ENV{TEST_COLLAB_TLS_DIR} = $dir;
 
-my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                              Listen => 1) or die "no free port: $!";
-$ENV{TEST_COLLAB_TLS_PORT} = $s->sockport;
-close $s;
+$ENV{TEST_COLLAB_TLS_PORT} = free_port();
 
 run_tests();
 __DATA__

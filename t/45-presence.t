@@ -4,13 +4,9 @@
 # wrapped with one built on transformSelection (C.usePresenceType).
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
-use IO::Socket::INET;
 
 # an extra reuseport listener spreads connections over the workers
-my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                              Listen => 1) or die "no free port: $!";
-$ENV{TEST_COLLAB_SPREAD_PORT} = $s->sockport;
-close $s;
+$ENV{TEST_COLLAB_SPREAD_PORT} = free_port();
 
 run_tests();
 __DATA__

@@ -27,7 +27,7 @@ our @EXPORT = qw(
     run_tests start_nginx stop_nginx reload_nginx nginx_pids nginx_port
     servroot error_log_text check_error_log rss_kb ws_connect
     pg_conninfo redis_addr pg_query redis_cmd run_node pg_dir redis_dir
-    done_testing note explain BAIL_OUT subtest
+    free_port done_testing note explain BAIL_OUT subtest
 );
 
 our $ROOT = abs_path(dirname(abs_path(__FILE__)) . '/../../..');
@@ -146,7 +146,8 @@ sub _cleanup {
 
 # ---------------------------------------------------------------- helpers
 
-sub _free_port {
+# a TCP port on 127.0.0.1 that was free a moment ago (for extra listeners)
+sub free_port {
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
                                   Proto => 'tcp', Listen => 1)
         or die "Test::Collab: cannot bind a free port: $!\n";
@@ -154,6 +155,8 @@ sub _free_port {
     close $s;
     return $port;
 }
+
+sub _free_port { return free_port() }
 
 
 # run a command with stdout+stderr captured; returns (exit code, output)

@@ -251,14 +251,7 @@ sub _match {
 }
 
 
-sub _free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1)
-        or die "Test::Collab::Cluster: no free port: $!\n";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
+sub _free_port { return Test::Collab::free_port() }
 
 
 # runs a command, returns its output; $? is its status (output goes
