@@ -1321,13 +1321,10 @@ ngx_http_collab_commit_history(void *data, ngx_int_t rc,
     ngx_http_collab_submit_t    *s;
     ngx_http_collab_store_op_t  *so;
 
-    if (doc->gone) {
+    if (ngx_http_collab_doc_back(doc) != NGX_OK) {
         ngx_http_collab_store_result_free(res);
-        ngx_http_collab_doc_unref(doc);
         return;
     }
-
-    doc->refs--;
     doc->committing = 0;
 
     if (doc->catchup_again) {
@@ -1641,12 +1638,9 @@ ngx_http_collab_commit_group_done(void *data, ngx_int_t rc,
             || rc == NGX_HTTP_COLLAB_STORE_DUPLICATE)
         {
             /* rolled back as a whole: each alone says whose it was */
-            if (doc->gone) {
-                ngx_http_collab_doc_unref(doc);
+            if (ngx_http_collab_doc_back(doc) != NGX_OK) {
                 continue;
             }
-
-            doc->refs--;
             doc->committing = 0;
             ngx_http_collab_commit_send_one(doc);
             continue;
@@ -1752,13 +1746,10 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
 {
     ngx_http_collab_doc_t  *doc = data;
 
-    if (doc->gone) {
+    if (ngx_http_collab_doc_back(doc) != NGX_OK) {
         ngx_http_collab_store_result_free(res);
-        ngx_http_collab_doc_unref(doc);
         return;
     }
-
-    doc->refs--;
     doc->committing = 0;
 
     if (rc == NGX_HTTP_COLLAB_STORE_DUPLICATE
@@ -2021,12 +2012,9 @@ ngx_http_collab_commit_published(redisReply *reply, void *data)
 {
     ngx_http_collab_doc_t  *doc = data;
 
-    if (doc->gone) {
-        ngx_http_collab_doc_unref(doc);
+    if (ngx_http_collab_doc_back(doc) != NGX_OK) {
         return;
     }
-
-    doc->refs--;
     doc->publish_pending--;
 
     /*
@@ -2586,12 +2574,9 @@ ngx_http_collab_commit_forward_sent(redisReply *reply, void *data)
 {
     ngx_http_collab_doc_t  *doc = data;
 
-    if (doc->gone) {
-        ngx_http_collab_doc_unref(doc);
+    if (ngx_http_collab_doc_back(doc) != NGX_OK) {
         return;
     }
-
-    doc->refs--;
 
     if ((reply == NULL || reply->type != REDIS_REPLY_INTEGER
          || reply->integer <= (doc->channel_on ? 1 : 0))

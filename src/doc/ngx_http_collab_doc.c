@@ -292,6 +292,20 @@ ngx_http_collab_doc_unref(ngx_http_collab_doc_t *doc)
 }
 
 
+ngx_int_t
+ngx_http_collab_doc_back(ngx_http_collab_doc_t *doc)
+{
+    if (doc->gone) {
+        ngx_http_collab_doc_unref(doc);
+        return NGX_DECLINED;
+    }
+
+    doc->refs--;
+
+    return NGX_OK;
+}
+
+
 void
 ngx_http_collab_doc_wait(ngx_http_collab_doc_t *doc,
     ngx_http_collab_doc_req_t *req)
@@ -827,13 +841,10 @@ ngx_http_collab_doc_loaded(void *data, ngx_int_t rc,
 
     doc->loading = 0;
 
-    if (doc->gone) {
+    if (ngx_http_collab_doc_back(doc) != NGX_OK) {
         ngx_http_collab_store_result_free(res);
-        ngx_http_collab_doc_unref(doc);
         return;
     }
-
-    doc->refs--;
 
     if (rc == NGX_HTTP_COLLAB_STORE_NOT_FOUND) {
         doc->state = NGX_HTTP_COLLAB_DOC_READY;
@@ -971,13 +982,10 @@ ngx_http_collab_doc_caught_up(void *data, ngx_int_t rc,
 
     ngx_uint_t  i, more;
 
-    if (doc->gone) {
+    if (ngx_http_collab_doc_back(doc) != NGX_OK) {
         ngx_http_collab_store_result_free(res);
-        ngx_http_collab_doc_unref(doc);
         return;
     }
-
-    doc->refs--;
     doc->catching_up = 0;
 
     more = 0;
@@ -1103,13 +1111,10 @@ ngx_http_collab_doc_req_ops(void *data, ngx_int_t rc,
     ngx_http_collab_frame_t    *f;
     ngx_http_collab_doc_req_t  *req;
 
-    if (doc->gone) {
+    if (ngx_http_collab_doc_back(doc) != NGX_OK) {
         ngx_http_collab_store_result_free(res);
-        ngx_http_collab_doc_unref(doc);
         return;
     }
-
-    doc->refs--;
     doc->reading = 0;
 
     if (ngx_queue_empty(&doc->waiters)) {

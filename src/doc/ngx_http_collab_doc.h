@@ -202,6 +202,14 @@ void ngx_http_collab_doc_cancel(ngx_http_collab_doc_req_t *req);
 void ngx_http_collab_doc_ref(ngx_http_collab_doc_t *doc);
 void ngx_http_collab_doc_unref(ngx_http_collab_doc_t *doc);
 
+/*
+ * A callback that held a reference is back and gives it up: NGX_DECLINED
+ * if the document was evicted meanwhile (it may be freed now: the caller
+ * must not touch it), NGX_OK otherwise (nothing else is done: no idle
+ * check, unlike unref).
+ */
+ngx_int_t ngx_http_collab_doc_back(ngx_http_collab_doc_t *doc);
+
 /* the current snapshot; *buf (malloc'ed, may be NULL) is the caller's */
 ngx_int_t ngx_http_collab_doc_snapshot(ngx_http_collab_doc_t *doc,
     collab_msg_snapshot_t *snap, u_char **buf);
