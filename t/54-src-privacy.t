@@ -35,18 +35,11 @@ const http = process.env.COLLAB_HTTP_URL;
 const c = 't54';
 const d = 'doc';
 
-// n raw clients served by distinct workers (the first one's id given)
+// n raw clients served by distinct workers (each asking for id, if any)
 async function onDistinctWorkers(n, id = null) {
-  const byPid = new Map();
-  for (let i = 0; i < 60 && byPid.size < n; i++) {
-    const r = await C.RawClient.open(spread, id);
-    await C.waitFor(() => C.serverPidOf(r, C.portOf(spread)) !== null, 2000,
-                    'the server end of the connection is visible in /proc');
-    const pid = C.serverPidOf(r, C.portOf(spread));
-    if (byPid.has(pid)) r.close(); else byPid.set(pid, r);
-  }
-  C.check(byPid.size >= n, `${n} clients on distinct workers`);
-  return [...byPid].map(([pid, r]) => ({ pid, r }));
+  const pairs = await C.clientsOnDistinctWorkers(spread, n, {
+    tries: 60, open: () => C.RawClient.open(spread, id) });
+  return pairs.map(({ pid, client }) => ({ pid, r: client }));
 }
 
 // every message r received so far, as text, must not contain secret
@@ -66,19 +59,16 @@ C.main(async () => {
           'the public form differs from the src and has its length');
 
   C.stage('a creates and edits; b (another worker) is subscribed');
-  a.send({ a: 'op', c, d, v: 0, seq: 1,
-           create: { type: 'text-unicode', data: 'ab' } });
-  await a.next((m) => m.a === 'op' && m.seq === 1, 5000, 'create ack');
+  await a.submit({ c, d, v: 0, seq: 1,
+                  create: { type: 'text-unicode', data: 'ab' } }, 'create ack');
   b.send({ a: 's', c, d });
   await b.next((m) => m.a === 's' && m.d === d, 5000, 'b subscribed');
   a.send({ a: 's', c, d });
   await a.next((m) => m.a === 's' && m.d === d, 5000, 'a subscribed');
   for (let i = 0; i < 4; i++) {
-    a.send({ a: 'op', c, d, v: 1 + i, seq: 2 + i, op: [1, String(i)] });
-    const ack = await a.next((m) => m.a === 'op' && m.seq === 2 + i, 5000,
-                             `ack ${i}`);
-    C.eq([ack.src, ack.error], [a.id, undefined],
-         'the author\'s ack carries its real src');
+    const ack = await a.submit({ c, d, v: 1 + i, seq: 2 + i,
+                                 op: [1, String(i)] });
+    C.eq(ack.src, a.id, 'the author\'s ack carries its real src');
     const got = await b.next((m) => m.a === 'op' && m.seq === 2 + i, 5000,
                              `b receives op ${i}`);
     C.eq(got.src, pa, 'b sees the public src of a');

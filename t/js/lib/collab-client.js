@@ -402,6 +402,16 @@ class RawClient {
     }
   }
 
+  // sends an op message and waits for its ack (by seq), which must not be
+  // an error; returns the ack
+  async submit(msg, what = `ack of seq ${msg.seq}`, ms = 5000) {
+    this.send({ a: 'op', ...msg });
+    const ack = await this.next((m) => m.a === 'op' && m.seq === msg.seq
+                                       && m.d === msg.d && !m.op, ms, what);
+    check(!ack.error, `${what}: acked`, ack);
+    return ack;
+  }
+
   localPort() { return this.ws._socket && this.ws._socket.localPort; }
 
   close() { try { this.ws.close(); } catch (e) { /* gone */ } }
@@ -555,14 +565,16 @@ const portOf = (url) => Number(new URL(url).port);
 
 // Opens clients on url until `n` of them are served by distinct worker
 // pids (or fails after `tries` connections).  Returns [{client, pid}].
-// COLLAB_ANY_PROCESS=1 skips the check (to run a test by hand against a
-// server that is not nginx).
+// opts.open(i) opens one (default: a sharedb Client named opts.name + i,
+// with opts); COLLAB_ANY_PROCESS=1 skips the check (to run a test by hand
+// against a server that is not nginx).
 async function clientsOnDistinctWorkers(url, n, opts = {}) {
+  const open = opts.open
+    || ((i) => Client.open(url, { ...opts, name: `${opts.name || 'w'}${i}` }));
   if (process.env.COLLAB_ANY_PROCESS) {
     const out = [];
     for (let i = 0; i < n; i++) {
-      out.push({ pid: null, client: await Client.open(url, {
-        ...opts, name: `${opts.name || 'w'}${i}` }) });
+      out.push({ pid: null, client: await open(i) });
     }
     return out;
   }
@@ -570,8 +582,7 @@ async function clientsOnDistinctWorkers(url, n, opts = {}) {
   const byPid = new Map();
   const spare = [];
   for (let i = 0; i < tries && byPid.size < n; i++) {
-    const c = await Client.open(url, { ...opts,
-                                       name: `${opts.name || 'w'}${i}` });
+    const c = await open(i);
     await waitFor(() => serverPidOf(c, portOf(url)) !== null, 2000,
                   'the server end of the connection is visible in /proc');
     const pid = serverPidOf(c, portOf(url));
