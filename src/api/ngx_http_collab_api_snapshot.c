@@ -49,8 +49,6 @@ static ngx_int_t ngx_http_collab_api_snap_replay(
     ngx_http_collab_api_snap_t *ctx);
 static void ngx_http_collab_api_snap_ops(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
-static ngx_int_t ngx_http_collab_api_snap_apply(
-    ngx_http_collab_api_snap_t *ctx, ngx_http_collab_store_result_t *res);
 static void ngx_http_collab_api_snap_finish(ngx_http_collab_api_snap_t *ctx,
     ngx_int_t rc);
 static void ngx_http_collab_api_snap_cleanup(void *data);
@@ -324,7 +322,9 @@ ngx_http_collab_api_snap_ops(void *data, ngx_int_t rc,
         return;
     }
 
-    if (ngx_http_collab_api_snap_apply(ctx, res) != NGX_OK) {
+    if (ngx_http_collab_doc_replay(&ctx->text, &ctx->at, res)
+        != COLLAB_OT_OK)
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "collab: the op log of \"%V/%V\" cannot be replayed "
                       "to v%uL", &ctx->c, &ctx->d, ctx->at + 1);
@@ -360,104 +360,6 @@ ngx_http_collab_api_snap_ops(void *data, ngx_int_t rc,
     }
 
     ngx_http_collab_api_snap_finish(ctx, rc);
-}
-
-
-/* applies the ops that continue the replay; the text NULL: no document */
-
-static ngx_int_t
-ngx_http_collab_api_snap_apply(ngx_http_collab_api_snap_t *ctx,
-    ngx_http_collab_store_result_t *res)
-{
-    int                          e;
-    char                         err[64];
-    size_t                       len;
-    yajl_val                     root;
-    ngx_uint_t                   i;
-    const char                  *data;
-    collab_op_t                  op;
-    collab_msg_tree_t           *tree;
-    ngx_http_collab_store_op_t  *so;
-
-    tree = &ngx_http_collab_doc_worker.tree_json;
-
-    collab_op_init(&op);
-    e = COLLAB_OT_OK;
-
-    for (i = 0; i < res->nops && e == COLLAB_OT_OK; i++) {
-        so = &res->ops[i];
-
-        if ((uint64_t) so->version != ctx->at + 1) {
-            continue;
-        }
-
-        switch (so->kind) {
-
-        case NGX_HTTP_COLLAB_STORE_CREATE:
-            if (ctx->text) {
-                collab_text_free(ctx->text);
-                ctx->text = NULL;
-            }
-
-            /* create_data is the JSON text of the initial string */
-            data = "";
-            len = 0;
-
-            if (so->create_data.len) {
-                if (collab_msg_tree_parse(tree,
-                                          (const char *) so->create_data.data,
-                                          so->create_data.len, &root, err,
-                                          sizeof(err))
-                    != COLLAB_MSG_TREE_OK)
-                {
-                    e = COLLAB_OT_ERR_JSON;
-                    break;
-                }
-
-                if (YAJL_IS_STRING(root)) {
-                    data = root->u.string;
-                    len = collab_msg_strlen(data);
-                }
-            }
-
-            e = collab_text_create(&ctx->text, data, len);
-            if (e != COLLAB_OT_OK) {
-                ctx->text = NULL;
-            }
-
-            break;
-
-        case NGX_HTTP_COLLAB_STORE_DEL:
-            if (ctx->text) {
-                collab_text_free(ctx->text);
-                ctx->text = NULL;
-            }
-
-            break;
-
-        default:
-            collab_op_free(&op);
-            collab_op_init(&op);
-
-            e = collab_op_decode_json(&op, (const char *) so->op.data,
-                                      so->op.len);
-
-            /* an op on no document is the reference's no-op too */
-            if (e == COLLAB_OT_OK && ctx->text) {
-                e = collab_text_apply(ctx->text, &op);
-            }
-
-            break;
-        }
-
-        if (e == COLLAB_OT_OK) {
-            ctx->at++;
-        }
-    }
-
-    collab_op_free(&op);
-
-    return (e == COLLAB_OT_OK) ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -686,17 +686,116 @@ ngx_http_collab_doc_send_op(ngx_http_collab_ws_t *ws,
 }
 
 
+int
+ngx_http_collab_doc_create_text(ngx_http_collab_store_op_t *so,
+    collab_msg_str_t *text)
+{
+    char      err[64];
+    yajl_val  root;
+
+    text->data = "";
+    text->len = 0;
+
+    if (so->create_data.len == 0) {
+        return COLLAB_OT_OK;
+    }
+
+    if (collab_msg_tree_parse(&ngx_http_collab_doc_worker.tree_json,
+                              (const char *) so->create_data.data,
+                              so->create_data.len, &root, err, sizeof(err))
+        != COLLAB_MSG_TREE_OK)
+    {
+        return COLLAB_OT_ERR_JSON;
+    }
+
+    if (YAJL_IS_STRING(root)) {
+        text->data = root->u.string;
+        text->len = collab_msg_strlen(root->u.string);
+    }
+
+    return COLLAB_OT_OK;
+}
+
+
+int
+ngx_http_collab_doc_replay(collab_text_t **text, uint64_t *at,
+    ngx_http_collab_store_result_t *res)
+{
+    int                          e;
+    ngx_uint_t                   i;
+    collab_op_t                  op;
+    collab_msg_str_t             data;
+    ngx_http_collab_store_op_t  *so;
+
+    collab_op_init(&op);
+    e = COLLAB_OT_OK;
+
+    for (i = 0; i < res->nops && e == COLLAB_OT_OK; i++) {
+        so = &res->ops[i];
+
+        if ((uint64_t) so->version != *at + 1) {
+            continue;
+        }
+
+        if (so->kind != NGX_HTTP_COLLAB_STORE_OP && *text) {
+            /* a create replaces the document, a del drops it */
+            collab_text_free(*text);
+            *text = NULL;
+        }
+
+        switch (so->kind) {
+
+        case NGX_HTTP_COLLAB_STORE_CREATE:
+            e = ngx_http_collab_doc_create_text(so, &data);
+
+            if (e == COLLAB_OT_OK) {
+                e = collab_text_create(text, data.data, data.len);
+
+                if (e != COLLAB_OT_OK) {
+                    *text = NULL;
+                }
+            }
+
+            break;
+
+        case NGX_HTTP_COLLAB_STORE_DEL:
+            break;
+
+        default:
+            collab_op_free(&op);
+            collab_op_init(&op);
+
+            e = collab_op_decode_json(&op, (const char *) so->op.data,
+                                      so->op.len);
+
+            /* an op on no document is the reference's no-op too */
+            if (e == COLLAB_OT_OK && *text) {
+                e = collab_text_apply(*text, &op);
+            }
+
+            break;
+        }
+
+        if (e == COLLAB_OT_OK) {
+            (*at)++;
+        }
+    }
+
+    collab_op_free(&op);
+
+    return e;
+}
+
+
 ngx_http_collab_frame_t *
 ngx_http_collab_doc_stored_frame(ngx_http_collab_doc_t *doc,
     ngx_http_collab_store_op_t *so, collab_op_t *op)
 {
-    int                           rc;
-    char                          err[64];
-    yajl_val                      root;
-    collab_msg_str_t              data;
-    collab_msg_op_head_t          h;
-    ngx_http_collab_doc_worker_t *w;
-    u_char                        pub[NGX_HTTP_COLLAB_SRC_LEN];
+    int                            rc;
+    collab_msg_str_t               data;
+    collab_msg_op_head_t           h;
+    ngx_http_collab_doc_worker_t  *w;
+    u_char                         pub[NGX_HTTP_COLLAB_SRC_LEN];
 
     w = &ngx_http_collab_doc_worker;
 
@@ -714,24 +813,8 @@ ngx_http_collab_doc_stored_frame(ngx_http_collab_doc_t *doc,
     switch (so->kind) {
 
     case NGX_HTTP_COLLAB_STORE_CREATE:
-        /* create_data is the JSON text of the initial string */
-        data.data = "";
-        data.len = 0;
-
-        if (so->create_data.len) {
-            if (collab_msg_tree_parse(&w->tree_json,
-                                      (const char *) so->create_data.data,
-                                      so->create_data.len, &root, err,
-                                      sizeof(err))
-                != COLLAB_MSG_TREE_OK)
-            {
-                return NULL;
-            }
-
-            if (YAJL_IS_STRING(root)) {
-                data.data = root->u.string;
-                data.len = collab_msg_strlen(root->u.string);
-            }
+        if (ngx_http_collab_doc_create_text(so, &data) != COLLAB_OT_OK) {
+            return NULL;
         }
 
         rc = collab_msg_enc_op_create(&w->enc, &h, &data);
@@ -951,14 +1034,8 @@ ngx_http_collab_doc_apply_stored(ngx_http_collab_doc_t *doc,
     data.len = 0;
 
     if (so->kind == NGX_HTTP_COLLAB_STORE_CREATE) {
-        /* stored_frame() left the decoded string in the json tree */
-        if (ngx_http_collab_doc_worker.tree_json.root
-            && YAJL_IS_STRING(ngx_http_collab_doc_worker.tree_json.root)
-            && so->create_data.len)
-        {
-            data.data = ngx_http_collab_doc_worker.tree_json.root->u.string;
-            data.len = collab_msg_strlen(data.data);
-        }
+        /* stored_frame() decoded it already: it cannot fail now */
+        (void) ngx_http_collab_doc_create_text(so, &data);
     }
 
     rc = ngx_http_collab_doc_advance(doc, so->kind,

@@ -248,6 +248,22 @@ ngx_int_t ngx_http_collab_doc_send_ring(ngx_http_collab_doc_t *doc,
 ngx_int_t ngx_http_collab_doc_send_op(ngx_http_collab_ws_t *ws,
     ngx_http_collab_frame_t *frame, ngx_str_t *src);
 
+/*
+ * The initial text of a stored create (its create_data is the JSON text
+ * of a string), valid until the next call: COLLAB_OT_OK, or
+ * COLLAB_OT_ERR_JSON.
+ */
+int ngx_http_collab_doc_create_text(ngx_http_collab_store_op_t *so,
+    collab_msg_str_t *text);
+
+/*
+ * Replays the stored ops of res that continue version *at onto *text
+ * (NULL: no document): a create replaces it, a del drops it.  *at
+ * advances past each op applied.  Returns COLLAB_OT_OK or the first error.
+ */
+int ngx_http_collab_doc_replay(collab_text_t **text, uint64_t *at,
+    ngx_http_collab_store_result_t *res);
+
 /* encodes a stored op into a frame (the public src); NULL on failure */
 ngx_http_collab_frame_t *ngx_http_collab_doc_stored_frame(
     ngx_http_collab_doc_t *doc, ngx_http_collab_store_op_t *so,

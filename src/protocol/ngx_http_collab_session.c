@@ -86,7 +86,6 @@ struct ngx_http_collab_sreq_s {
     uint64_t                   at;          /* version of text */
     collab_text_t             *text;
     unsigned                   has_v:1;
-    unsigned                   exists:1;
     unsigned                   nf:1;
 
     ngx_http_collab_sitem_t    items[1];
@@ -137,8 +136,6 @@ static void ngx_http_collab_session_nf(ngx_http_collab_session_t *s,
     collab_msg_t *msg, u_char *data, size_t len);
 static void ngx_http_collab_session_nf_ops(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
-static int ngx_http_collab_session_nf_create(ngx_http_collab_sreq_t *r,
-    ngx_http_collab_store_op_t *so);
 static void ngx_http_collab_session_nf_reply(ngx_http_collab_sreq_t *r);
 static ngx_http_collab_sreq_t *ngx_http_collab_session_sreq(
     ngx_http_collab_session_t *s, collab_msg_t *msg, u_char *data,
@@ -196,7 +193,6 @@ static const char  *ngx_http_collab_salvage_keys[] = {
 
 
 static collab_msg_t      ngx_http_collab_session_msg;
-static collab_msg_tree_t ngx_http_collab_session_tree;
 static collab_msg_enc_t  ngx_http_collab_session_enc;
 static ngx_uint_t        ngx_http_collab_session_inited;
 
@@ -217,7 +213,6 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
 
     if (!ngx_http_collab_session_inited) {
         collab_msg_init(&ngx_http_collab_session_msg);
-        collab_msg_tree_init(&ngx_http_collab_session_tree);
 
         if (collab_msg_enc_init(&ngx_http_collab_session_enc)
             != COLLAB_MSG_OK)
@@ -1048,11 +1043,8 @@ ngx_http_collab_session_nf_ops(void *data, ngx_int_t rc,
 {
     ngx_http_collab_sreq_t  *r = data;
 
-    int                          e;
-    int64_t                      to;
-    ngx_uint_t                   i;
-    collab_op_t                  op;
-    ngx_http_collab_store_op_t  *so;
+    int      e;
+    int64_t  to;
 
     if (r->session == NULL) {
         ngx_http_collab_store_result_free(res);
@@ -1074,50 +1066,7 @@ ngx_http_collab_session_nf_ops(void *data, ngx_int_t rc,
         return;
     }
 
-    collab_op_init(&op);
-    e = COLLAB_OT_OK;
-
-    for (i = 0; i < res->nops && e == COLLAB_OT_OK; i++) {
-        so = &res->ops[i];
-
-        if ((uint64_t) so->version != r->at + 1) {
-            continue;
-        }
-
-        switch (so->kind) {
-
-        case NGX_HTTP_COLLAB_STORE_CREATE:
-            if (r->text) {
-                collab_text_free(r->text);
-                r->text = NULL;
-            }
-
-            e = ngx_http_collab_session_nf_create(r, so);
-            break;
-
-        case NGX_HTTP_COLLAB_STORE_DEL:
-            if (r->text) {
-                collab_text_free(r->text);
-                r->text = NULL;
-            }
-
-            r->exists = 0;
-            break;
-
-        default:
-            e = collab_op_decode_json(&op, (const char *) so->op.data,
-                                      so->op.len);
-            if (e == COLLAB_OT_OK && r->text) {
-                e = collab_text_apply(r->text, &op);
-            }
-
-            break;
-        }
-
-        r->at++;
-    }
-
-    collab_op_free(&op);
+    e = ngx_http_collab_doc_replay(&r->text, &r->at, res);
 
     if (e != COLLAB_OT_OK) {
         ngx_http_collab_store_result_free(res);
@@ -1156,49 +1105,6 @@ ngx_http_collab_session_nf_ops(void *data, ngx_int_t rc,
 }
 
 
-/* the create op of a replay: its data is the initial string as JSON */
-static int
-ngx_http_collab_session_nf_create(ngx_http_collab_sreq_t *r,
-    ngx_http_collab_store_op_t *so)
-{
-    int          rc;
-    char         err[64];
-    size_t       len;
-    yajl_val     root;
-    const char  *data;
-
-    data = "";
-    len = 0;
-
-    if (so->create_data.len) {
-        if (collab_msg_tree_parse(&ngx_http_collab_session_tree,
-                                  (const char *) so->create_data.data,
-                                  so->create_data.len, &root, err,
-                                  sizeof(err))
-            != COLLAB_MSG_TREE_OK)
-        {
-            return COLLAB_OT_ERR_JSON;
-        }
-
-        if (YAJL_IS_STRING(root)) {
-            data = root->u.string;
-            len = collab_msg_strlen(data);
-        }
-    }
-
-    rc = collab_text_create(&r->text, data, len);
-
-    if (rc != COLLAB_OT_OK) {
-        r->text = NULL;
-        return rc;
-    }
-
-    r->exists = 1;
-
-    return COLLAB_OT_OK;
-}
-
-
 static void
 ngx_http_collab_session_nf_reply(ngx_http_collab_sreq_t *r)
 {
@@ -1213,7 +1119,7 @@ ngx_http_collab_session_nf_reply(ngx_http_collab_sreq_t *r)
     snap.v = r->at;
     buf = NULL;
 
-    if (r->exists && r->text) {
+    if (r->text) {
         len = collab_text_bytes(r->text);
 
         buf = ngx_alloc(len + 1, ngx_http_collab_doc_worker.log);
