@@ -22,16 +22,22 @@ FROM collab_docs d,
 WHERE d.collection = 'notes' AND d.name = 'a';
 });
 
-run_tests();
+my %defaults = (
+    http_config => <<'END',
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
+END
+    config => <<'END',
+    location /api/ { collab_api; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 
 __DATA__
 
 === TEST 1: the whole history of a document
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_src_secret $TEST_COLLAB_SRC_SECRET;
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/notes/a/ops
 --- response_headers
@@ -43,33 +49,18 @@ Content-Type: application/json
 
 
 === TEST 2: a version range [from, to)
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_src_secret $TEST_COLLAB_SRC_SECRET;
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/notes/a/ops?from=2&to=4
 --- response_body_like: ^\[\{"v":2,.*\{"v":3,"src":"470f15854ca489ef93e163b1665ef88e","seq":7,"op":\[\{"d":1\}\],"time":\d+\}\]$
 
 
 === TEST 3: from alone, past the head, and an empty range
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_src_secret $TEST_COLLAB_SRC_SECRET;
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/notes/a/ops?from=4
 --- response_body_like: ^\[\{"v":4,"src":"470f15854ca489ef93e163b1665ef88e","seq":8,"del":true,"time":\d+\}\]$
 
 
 === TEST 4: a document without ops in the range is an empty array
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_src_secret $TEST_COLLAB_SRC_SECRET;
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/notes/empty/ops?from=0&to=10
 --- response_body chomp
@@ -77,11 +68,6 @@ GET /api/notes/empty/ops?from=0&to=10
 
 
 === TEST 5: an unknown document is 404
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_src_secret $TEST_COLLAB_SRC_SECRET;
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/notes/nope/ops
 --- error_code: 404
@@ -92,33 +78,18 @@ Content-Type: application/json
 
 
 === TEST 6: bad parameters are 400
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_src_secret $TEST_COLLAB_SRC_SECRET;
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/notes/a/ops?from=3&to=2
 --- error_code: 400
 
 
 === TEST 7: a non-numeric version is 400
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_src_secret $TEST_COLLAB_SRC_SECRET;
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/notes/a/ops?from=-1
 --- error_code: 400
 
 
 === TEST 8: other methods are 405 with Allow
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_src_secret $TEST_COLLAB_SRC_SECRET;
---- config
-    location /api/ { collab_api; }
 --- raw_request eval
 "POST /api/notes/a/ops HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
 --- error_code: 405
@@ -127,22 +98,12 @@ Allow: GET, HEAD
 
 
 === TEST 9: an unknown endpoint or a malformed path is 404
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_src_secret $TEST_COLLAB_SRC_SECRET;
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/notes/a/snapshot/extra
 --- error_code: 404
 
 
 === TEST 10: percent-encoded names are decoded
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_src_secret $TEST_COLLAB_SRC_SECRET;
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/n%6Ftes/a/ops?from=3&to=4
 --- response_body_like: ^\[\{"v":3,

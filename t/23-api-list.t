@@ -16,15 +16,21 @@ VALUES ('list', 'old', 'http://sharejs.org/types/text-unicode', 3, false,
         now());
 });
 
-run_tests();
+my %defaults = (
+    http_config => <<'END',
+    collab_postgres "$TEST_COLLAB_PG";
+END
+    config => <<'END',
+    location /api/ { collab_api; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 
 __DATA__
 
 === TEST 1: the live documents of a collection, newest first
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/list
 --- response_headers
@@ -36,20 +42,12 @@ Content-Type: application/json
 
 
 === TEST 2: a trailing slash is the same list
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/other/
 --- response_body_like: ^\[\{"id":"x","v":1,"type":"http://sharejs.org/types/text-unicode","updated":\d+\}\]$
 
 
 === TEST 3: a collection without documents is an empty array
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/nothing-here
 --- error_code: 200
@@ -58,10 +56,6 @@ GET /api/nothing-here
 
 
 === TEST 4: three segments other than ops are no endpoint
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/list/old/x
 --- error_code: 404
@@ -69,20 +63,12 @@ GET /api/list/old/x
 
 
 === TEST 5: the location itself is no endpoint
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/
 --- error_code: 404
 
 
 === TEST 6: HEAD answers with the headers only
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 HEAD /api/list
 --- error_code: 200

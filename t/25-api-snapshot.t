@@ -15,7 +15,17 @@ my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
 $ENV{TEST_NGINX_RP_PORT} = $s->sockport;
 close $s;
 
-run_tests();
+my %defaults = (
+    http_config => <<'END',
+    collab_postgres "$TEST_COLLAB_PG";
+END
+    config => <<'END',
+    location /api/ { collab_api; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 
 # -- PostgreSQL down: a document in memory is still served, others are 503
 
@@ -231,10 +241,6 @@ C.main(async () => {
 
 
 === TEST 2: without Redis (one worker), after the process restarted
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/t25/big?v=1
 --- response_headers
@@ -245,10 +251,6 @@ Cache-Control: no-cache
 
 
 === TEST 3: the latest version without Redis
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/t25/doc%201
 --- response_headers
@@ -258,10 +260,6 @@ ETag: "t25/doc%201/v8"
 
 
 === TEST 4: a bad version is 400
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/t25/doc?v=-1
 --- error_code: 400
@@ -270,30 +268,18 @@ GET /api/t25/doc?v=-1
 
 
 === TEST 5: a version that is not a number is 400
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/t25/doc?v=1x
 --- error_code: 400
 
 
 === TEST 6: an empty version is 400
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/t25/doc?v=
 --- error_code: 400
 
 
 === TEST 7: other methods are 405 with Allow
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- raw_request eval
 "PUT /api/t25/doc HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
 --- error_code: 405
@@ -302,10 +288,6 @@ Allow: GET, HEAD
 
 
 === TEST 8: a trailing slash after the document names nothing
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/t25/doc/
 --- error_code: 404
@@ -314,10 +296,6 @@ GET /api/t25/doc/
 
 
 === TEST 9: a name too long for the registry is 400
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
---- config
-    location /api/ { collab_api; }
 --- request eval
 "GET /api/t25/" . ("x" x 1100)
 --- error_code: 400

@@ -3,7 +3,18 @@
 # PostgreSQL.  Black-box: only the ShareDB protocol and the schema are known.
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
-run_tests();
+my %defaults = (
+    http_config => <<'END',
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_redis $TEST_COLLAB_REDIS;
+END
+    config => <<'END',
+    location /ws { collab_websocket; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 __DATA__
 
 === TEST 1: create (by name and by URI), subscribe, edit from two clients, fetch, op log
@@ -114,11 +125,6 @@ C.main(async () => {
 
 
 === TEST 2: an empty doc can be edited; create twice; unknown type
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;
@@ -177,11 +183,6 @@ C.main(async () => {
 
 
 === TEST 3: badly formed ops are refused and nothing is committed; a raw valid op is acked
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;
@@ -250,11 +251,6 @@ C.main(async () => {
 
 
 === TEST 4: fetchSnapshot at a version; queries fail clearly
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;
@@ -309,11 +305,6 @@ C.main(async () => {
 
 
 === TEST 5: delete: subscribers see it, the log records it, later ops fail
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;

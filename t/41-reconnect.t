@@ -3,16 +3,22 @@
 # original src/seq, and the op is committed exactly once.
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
-run_tests();
+my %defaults = (
+    http_config => <<'END',
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_redis $TEST_COLLAB_REDIS;
+END
+    config => <<'END',
+    location /ws { collab_websocket; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 __DATA__
 
 === TEST 1: the ack is lost (op committed), the socket dies, the resend is deduplicated
 --- workers: 2
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;
@@ -111,11 +117,6 @@ C.main(async () => {
 
 === TEST 2: a hand-built resend of a committed op (same src, seq, old v) is acked, not re-applied
 --- workers: 2
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;
@@ -166,11 +167,6 @@ C.main(async () => {
 
 === TEST 3: a submitter that is not subscribed and is older than the ring gets every op it missed, then its ack
 --- workers: 2
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;

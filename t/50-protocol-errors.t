@@ -4,15 +4,21 @@
 # and worker keep working.
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
-run_tests();
+my %defaults = (
+    http_config => <<'END',
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_redis $TEST_COLLAB_REDIS;
+END
+    config => <<'END',
+    location /ws { collab_websocket; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 __DATA__
 
 === TEST 1: bad JSON, non-objects, unknown actions, missing or ill-typed fields of every action
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- ws
 send text {"a":"hs","id":null,"protocol":1,"protocolMinor":2}
 expect text_like ^\{"a":"hs","protocol":1,"protocolMinor":2,"id":"[0-9a-f]{32}"
@@ -133,11 +139,6 @@ C.main(async () => {
 
 
 === TEST 2: bad ops: missing, deleted or newer docs, unknown type, invalid components, U+0000, lone surrogates, huge and deep ops
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;
@@ -263,9 +264,6 @@ C.main(async () => {
 
 
 === TEST 3: a message just under collab_max_message_size commits, one just over closes 1009 and commits nothing
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
 --- config
     location /ws { collab_websocket; collab_max_message_size 4k; }
 --- node
@@ -306,11 +304,6 @@ C.main(async () => {
 
 
 === TEST 4: the src of another connection is refused; a reused seq is refused, not acked as a duplicate
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;
@@ -375,11 +368,6 @@ C.main(async () => {
 
 
 === TEST 5: subscribe/unsubscribe storms leave no subscription behind
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;
@@ -426,11 +414,6 @@ C.main(async () => {
 
 
 === TEST 6: presence with a huge payload is refused and not relayed; a normal one is
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const url = process.env.COLLAB_WS_URL;

@@ -760,12 +760,21 @@ sub _log_tail {
 }
 
 
+# run_tests(defaults => { http_config => ..., config => ... }): a block
+# without one of those sections gets the file's (like Test::Nginx files
+# that set them in a block preprocessor)
 sub run_tests {
+    my (%o) = @_;
+
     Test::More::plan('no_plan');
 
     my @blocks = Test::Base::blocks();
 
     for my $block (@blocks) {
+        for my $k (keys %{ $o{defaults} || {} }) {
+            $block->{$k} = [$o{defaults}{$k}] unless exists $block->{$k};
+        }
+
         my $tb = Test::More->builder;
         my $failed = grep { !$_ } $tb->summary;
 
