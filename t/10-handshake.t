@@ -1,12 +1,17 @@
 # WebSocket upgrade: what is accepted (101) and what is refused, and how.
 use lib 't/lib';
 use Test::Collab;
-run_tests();
+my %defaults = (
+    config => <<'END',
+    location /ws { collab_websocket; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 __DATA__
 
 === TEST 1: a proper upgrade gets 101 and the ShareDB handshake reply
---- config
-    location /ws { collab_websocket; }
 --- ws
 send text {"a":"hs","id":null,"protocol":1,"protocolMinor":2}
 expect text_like ^\{"a":"hs","protocol":1,"protocolMinor":2,"id":"[0-9a-f]{32}","type":"http://sharejs.org/types/JSONv0"\}$
@@ -18,8 +23,6 @@ expect eof
 
 
 === TEST 2: no Sec-WebSocket-Key: 400
---- config
-    location /ws { collab_websocket; }
 --- more_headers
 Sec-WebSocket-Key:
 --- ws
@@ -27,8 +30,6 @@ Sec-WebSocket-Key:
 
 
 === TEST 3: a key that is not base64 of 16 bytes: 400
---- config
-    location /ws { collab_websocket; }
 --- more_headers
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ
 --- ws
@@ -36,8 +37,6 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ
 
 
 === TEST 4: a key of the right length but bad base64: 400
---- config
-    location /ws { collab_websocket; }
 --- more_headers
 Sec-WebSocket-Key: dGhlIHNhbXBs*SBub25jZQ==
 --- ws
@@ -45,8 +44,6 @@ Sec-WebSocket-Key: dGhlIHNhbXBs*SBub25jZQ==
 
 
 === TEST 5: another version: 426 naming version 13
---- config
-    location /ws { collab_websocket; }
 --- request
 GET /ws
 --- more_headers
@@ -60,8 +57,6 @@ Sec-WebSocket-Version: 13
 
 
 === TEST 6: no version at all: 426 too
---- config
-    location /ws { collab_websocket; }
 --- more_headers
 Sec-WebSocket-Version:
 --- ws
@@ -69,8 +64,6 @@ Sec-WebSocket-Version:
 
 
 === TEST 7: a plain GET (no Upgrade/Connection): 426 with Upgrade: websocket
---- config
-    location /ws { collab_websocket; }
 --- request
 GET /ws
 --- error_code: 426
@@ -81,8 +74,6 @@ Upgrade Required
 
 
 === TEST 8: Upgrade without "Connection: upgrade": 426
---- config
-    location /ws { collab_websocket; }
 --- more_headers
 Connection: keep-alive
 --- ws
@@ -90,24 +81,18 @@ Connection: keep-alive
 
 
 === TEST 9: POST: 405
---- config
-    location /ws { collab_websocket; }
 --- raw_request eval
 "POST /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n"
 --- error_code: 405
 
 
 === TEST 10: HTTP/1.0: 400
---- config
-    location /ws { collab_websocket; }
 --- raw_request eval
 "GET /ws HTTP/1.0\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 --- error_code: 400
 
 
 === TEST 11: the RFC 6455 sample key gets the RFC's accept value
---- config
-    location /ws { collab_websocket; }
 --- raw_request eval
 "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 . "\x88\x80\x00\x00\x00\x00"
@@ -119,8 +104,6 @@ Connection: upgrade
 
 
 === TEST 12: frames pipelined right behind the upgrade request are read
---- config
-    location /ws { collab_websocket; }
 --- raw_request eval
 "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 . "\x81\x8a\x00\x00\x00\x00" . '{"a":"pp"}'
@@ -131,8 +114,6 @@ Connection: upgrade
 
 
 === TEST 13: a request in large header buffers, frames pipelined behind it
---- config
-    location /ws { collab_websocket; }
 --- raw_request eval
 "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
 . "X-Big: " . ("b" x 3000) . "\r\n\r\n"
@@ -144,8 +125,6 @@ Connection: upgrade
 
 
 === TEST 14: the request is freed once the 101 is out, the socket stays
---- config
-    location /ws { collab_websocket; }
 --- ws
 send text {"a":"pp"}
 expect text {"a":"pp"}

@@ -1,12 +1,17 @@
 # RFC 6455 framing rules enforced by the worker.
 use lib 't/lib';
 use Test::Collab;
-run_tests();
+my %defaults = (
+    config => <<'END',
+    location /ws { collab_websocket; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 __DATA__
 
 === TEST 1: ping gets a pong with the same payload
---- config
-    location /ws { collab_websocket; }
 --- ws
 send ping hello there
 expect pong hello there
@@ -18,8 +23,6 @@ expect eof
 
 
 === TEST 2: an unmasked frame: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=1 mask=0 text={"a":"pp"}
 expect close 1002
@@ -27,8 +30,6 @@ expect eof
 
 
 === TEST 3: RSV bits set: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=1 rsv=4 text={"a":"pp"}
 expect close 1002
@@ -36,8 +37,6 @@ expect eof
 
 
 === TEST 4: an unknown data opcode: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=3 text=x
 expect close 1002
@@ -45,8 +44,6 @@ expect eof
 
 
 === TEST 5: an unknown control opcode: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=11
 expect close 1002
@@ -54,8 +51,6 @@ expect eof
 
 
 === TEST 6: binary is refused with 1003 (the protocol is JSON text)
---- config
-    location /ws { collab_websocket; }
 --- ws
 send binary 0102
 expect close 1003
@@ -63,8 +58,6 @@ expect eof
 
 
 === TEST 7: a control frame over 125 bytes: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=9 hex=000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e
 expect close 1002
@@ -72,8 +65,6 @@ expect eof
 
 
 === TEST 8: a fragmented control frame: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=9 fin=0 text=ab
 expect close 1002
@@ -81,8 +72,6 @@ expect eof
 
 
 === TEST 9: a continuation with nothing to continue: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=0 text={"a":"pp"}
 expect close 1002
@@ -90,8 +79,6 @@ expect eof
 
 
 === TEST 10: a new text frame inside an unfinished message: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=1 fin=0 text={"a":
 send frame op=1 text="pp"}
@@ -100,8 +87,6 @@ expect eof
 
 
 === TEST 11: a valid close is echoed with its code
---- config
-    location /ws { collab_websocket; }
 --- ws
 send close 3001 see you
 expect close 3001
@@ -109,8 +94,6 @@ expect eof
 
 
 === TEST 12: an empty close is answered with an empty close
---- config
-    location /ws { collab_websocket; }
 --- ws
 send close
 expect close 1005
@@ -118,8 +101,6 @@ expect eof
 
 
 === TEST 13: close code 1005 on the wire: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=8 hex=03ed
 expect close 1002
@@ -127,8 +108,6 @@ expect eof
 
 
 === TEST 14: close code 1006 on the wire: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=8 hex=03ee
 expect close 1002
@@ -136,8 +115,6 @@ expect eof
 
 
 === TEST 15: close code 1015 on the wire: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=8 hex=03f7
 expect close 1002
@@ -145,8 +122,6 @@ expect eof
 
 
 === TEST 16: a 1-byte close payload: 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=8 hex=03
 expect close 1002
@@ -154,8 +129,6 @@ expect eof
 
 
 === TEST 17: an out-of-range close code (999): 1002
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=8 hex=03e7
 expect close 1002
@@ -163,8 +136,6 @@ expect eof
 
 
 === TEST 18: frames arriving a byte at a time are reassembled
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=1 chunk=1 text={"a":"pp"}
 expect text {"a":"pp"}
@@ -176,8 +147,6 @@ expect eof
 
 
 === TEST 19: many messages in one write get their replies in order
---- config
-    location /ws { collab_websocket; }
 --- ws
 send raw 818a00000000 7b2261223a227070227d 818a00000000 7b2261223a227070227d 898100000000 7a 818a00000000 7b2261223a227070227d
 expect text {"a":"pp"}

@@ -1,12 +1,17 @@
 # Fragmented messages, with control frames interleaved.
 use lib 't/lib';
 use Test::Collab;
-run_tests();
+my %defaults = (
+    config => <<'END',
+    location /ws { collab_websocket; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 __DATA__
 
 === TEST 1: a message in three fragments with a ping in between
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=1 fin=0 text={"a"
 send frame op=9 text=mid
@@ -20,8 +25,6 @@ expect eof
 
 
 === TEST 2: empty fragments around the payload
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=1 fin=0
 send frame op=0 fin=0 text={"a":"pp"}
@@ -33,8 +36,6 @@ expect eof
 
 
 === TEST 3: a close in the middle of a fragmented message is honoured
---- config
-    location /ws { collab_websocket; }
 --- ws
 send frame op=1 fin=0 text={"a"
 send close 1000
@@ -43,8 +44,6 @@ expect eof
 
 
 === TEST 4: a large message in many fragments (the error echoes it whole)
---- config
-    location /ws { collab_websocket; }
 --- ws eval
 my $s = "send frame op=1 fin=0 text={\"a\":\"zz\",\"x\":\"\n";
 $s .= "send frame op=0 fin=0 text=" . ("y" x 10000) . "\n" for 1 .. 20;

@@ -4,7 +4,14 @@
 use lib 't/lib';
 use Test::Collab with => ['postgres'];
 
-run_tests();
+my %defaults = (
+    config => <<'END',
+    location /api/ { collab_api; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 
 __DATA__
 
@@ -13,8 +20,6 @@ __DATA__
 my $ci = Test::Collab::pg_conninfo();
 $ci =~ s/host=127\.0\.0\.1/host=localhost/ or die "unexpected conninfo $ci";
 qq{collab_postgres "$ci";\ncollab_postgres_pool 1;}
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/notes/none/ops
 --- error_code: 404
@@ -27,8 +32,6 @@ connection 0 ready (schema version 1
 === TEST 2: an unknown host name fails "nginx -t", not the workers later
 --- http_config
     collab_postgres "host=no-such-host.invalid dbname=collab user=collab";
---- config
-    location /api/ { collab_api; }
 --- must_die
 --- error_log
 "collab_postgres" host "no-such-host.invalid" not found
@@ -38,8 +41,6 @@ connection 0 ready (schema version 1
 --- http_config
     collab_postgres "host=/nonexistent,127.0.0.1 port=1 dbname=collab";
     collab_postgres_pool 1;
---- config
-    location /api/ { collab_api; }
 --- request
 GET /api/notes/a/ops
 --- error_code: 503

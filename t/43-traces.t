@@ -9,15 +9,21 @@
 # The work is in t/js/traces.js.
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
-run_tests();
+my %defaults = (
+    http_config => <<'END',
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_redis $TEST_COLLAB_REDIS;
+END
+    config => <<'END',
+    location /ws { collab_websocket; }
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 __DATA__
 
 === TEST 1: sveltecomponent (18k transactions)
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const replay = require(process.cwd() + '/traces');
@@ -29,11 +35,6 @@ C.main(() => replay('$TEST_COLLAB_ROOT/../shared/traces/sveltecomponent.json.gz'
 
 
 === TEST 2: friendsforever_flat (26k transactions, a linearised two-person session)
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const replay = require(process.cwd() + '/traces');
@@ -45,11 +46,6 @@ C.main(() => replay('$TEST_COLLAB_ROOT/../shared/traces/friendsforever_flat.json
 
 
 === TEST 3: seph-blog1 (137k transactions)
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const replay = require(process.cwd() + '/traces');
@@ -61,11 +57,6 @@ C.main(() => replay('$TEST_COLLAB_ROOT/../shared/traces/seph-blog1.json.gz',
 
 
 === TEST 4: automerge-paper (260k transactions)
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
---- config
-    location /ws { collab_websocket; }
 --- node
 const C = require(process.cwd() + '/lib/collab-client');
 const replay = require(process.cwd() + '/traces');

@@ -4,13 +4,18 @@
 # ShareDB error, the connection keeps working, memory stays bounded.
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
-run_tests();
+my %defaults = (
+    http_config => <<'END',
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_redis $TEST_COLLAB_REDIS;
+END
+);
+
+# blocks without these sections get them
+run_tests(defaults => \%defaults);
 __DATA__
 
 === TEST 1: collab_max_subscriptions bounds subscriptions and documents requested at once
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
 --- config
     location /ws { collab_websocket; collab_max_subscriptions 3; }
 --- node
@@ -72,9 +77,6 @@ C.main(async () => {
 
 
 === TEST 2: collab_max_ops_in_flight: pipelined ops past the limit are rejected (ERR_OP_SUBMIT_REJECTED), the rest commit
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
 --- config
     location /ws { collab_websocket; collab_max_ops_in_flight 2; }
 --- node
@@ -130,9 +132,6 @@ C.main(async () => {
 
 
 === TEST 3: collab_max_presence_channels bounds presence subscriptions and presences set
---- http_config
-    collab_postgres "$TEST_COLLAB_PG";
-    collab_redis $TEST_COLLAB_REDIS;
 --- config
     location /ws { collab_websocket; collab_max_presence_channels 2; collab_max_presence_size 1k; }
 --- node
