@@ -47,7 +47,11 @@ web:
 
 $(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(PURE_HDRS) t/unit/collab_test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) $(LIBS)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) $(LIBS) $(UNIT_LDFLAGS)
+
+# the op cost test counts the engine's allocations through these wrappers
+$(BUILD)/unit/test_op_cost: UNIT_LDFLAGS := \
+    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 unit: $(UNIT_TESTS)
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/collab_ot_json.h"
+#include "protocol/collab_msg_tree.h"
 
 
 static int collab_ot_json_count(yajl_val v, size_t *n, int err);
@@ -169,12 +170,20 @@ collab_ot_json_has_nul(const char *p, size_t len)
 }
 
 
+/*
+ * Stored ops are parsed with the arena builder of collab_msg_tree.h, not
+ * yajl_tree_parse(): yajl 2.1's tree grows an array by one element per
+ * value (a realloc each), quadratic in the op's components, and a log that
+ * holds a 10,000-component op would pay that on every load.
+ */
+
 int
 collab_op_decode_json(collab_op_t *op, const char *json, size_t len)
 {
-    int        rc;
-    char      *buf, err[128];
-    yajl_val   v;
+    int                rc;
+    char               err[128];
+    yajl_val           v;
+    collab_msg_tree_t  tree;
 
     collab_op_reset(op);
 
@@ -186,23 +195,30 @@ collab_op_decode_json(collab_op_t *op, const char *json, size_t len)
         return COLLAB_OT_ERR_UTF8;
     }
 
-    buf = malloc(len + 1);
-    if (buf == NULL) {
-        return COLLAB_OT_ERR_NOMEM;
+    /*
+     * A stored op is trusted to be as large as it is: every value takes
+     * a byte of the text at least, so its length is the bound.
+     */
+
+    collab_msg_tree_init(&tree);
+    tree.max_values = len + 1;
+
+    switch (collab_msg_tree_parse(&tree, json, len, &v, err, sizeof(err))) {
+
+    case COLLAB_MSG_TREE_OK:
+        rc = collab_op_decode(op, v);
+        break;
+
+    case COLLAB_MSG_TREE_NOMEM:
+        rc = COLLAB_OT_ERR_NOMEM;
+        break;
+
+    default:
+        rc = COLLAB_OT_ERR_JSON;
+        break;
     }
 
-    memcpy(buf, json, len);
-    buf[len] = '\0';
-
-    v = yajl_tree_parse(buf, err, sizeof(err));
-    free(buf);
-
-    if (v == NULL) {
-        return COLLAB_OT_ERR_JSON;
-    }
-
-    rc = collab_op_decode(op, v);
-    yajl_tree_free(v);
+    collab_msg_tree_free(&tree);
 
     return rc;
 }

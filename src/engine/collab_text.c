@@ -119,8 +119,8 @@ static void collab_text_insert(collab_text_t *t, size_t pos, const char *s,
 static void collab_text_delete(collab_text_t *t, size_t pos, size_t n);
 static int collab_text_equal_at(const collab_text_t *t, size_t pos,
     const char *s, size_t len);
-static void collab_text_op_needs(const collab_text_t *t,
-    const collab_op_t *op, size_t *nleaves, size_t *nnodes);
+static void collab_text_insert_needs(size_t depth, size_t len,
+    size_t *nleaves, size_t *nnodes);
 static void collab_text_free_node(collab_text_node_t *n);
 
 
@@ -256,11 +256,9 @@ collab_text_node_put(collab_text_t *t, collab_text_node_t *n)
 int
 collab_text_create(collab_text_t **tp, const char *s, size_t len)
 {
-    int                  rc;
-    size_t               ncp, nl, nn;
-    collab_op_t          op;
-    collab_text_t       *t;
-    collab_ot_comp_t     c;
+    int             rc;
+    size_t          ncp, nl, nn;
+    collab_text_t  *t;
 
     *tp = NULL;
 
@@ -273,21 +271,9 @@ collab_text_create(collab_text_t **tp, const char *s, size_t len)
         return COLLAB_OT_ERR_NOMEM;
     }
 
-    /* the text goes in as one insert into an empty document */
+    /* the text goes in as one insert into an empty one-leaf document */
 
-    c.type = COLLAB_OT_INSERT;
-    c.n = ncp;
-    c.off = 0;
-    c.len = len;
-
-    op.comps = &c;
-    op.ncomps = ncp ? 1 : 0;
-    op.comps_size = 1;
-    op.str = (char *) s;
-    op.str_len = len;
-    op.str_size = len;
-
-    collab_text_op_needs(t, &op, &nl, &nn);
+    collab_text_insert_needs(1, len, &nl, &nn);
 
     rc = collab_text_reserve(nl + 1, nn + 1);
     if (rc != COLLAB_OT_OK) {
@@ -946,55 +932,52 @@ collab_text_check_op(const collab_text_t *t, const collab_op_t *op)
 
 
 /*
- * Upper bounds of the leaves and inner nodes the op's inserts may create.
- * An overflowing insert of len bytes refills at most CAP + len bytes into
- * leaves of at least 3/7 CAP - 4 bytes (target >= 3/7 CAP, minus the cut
- * back to a code point boundary), the last one aside.  A node splits again
- * only after FANOUT / 2 more insertions, so the splits of one level are at
- * most 1 + half those of the level below, which sums to L + 2 plus 2 per
- * level; the tree grows by at most log2(L) + 2 levels, each a new root.
+ * Upper bounds of the leaves and inner nodes one insert of len bytes may
+ * create in a tree of the given depth.  An overflowing insert refills at
+ * most CAP + len bytes into leaves of at least 3/7 CAP - 4 bytes (target
+ * >= 3/7 CAP, minus the cut back to a code point boundary), the last one
+ * aside.  A node splits again only after FANOUT / 2 more insertions, so the
+ * splits of one level are at most 1 + half those of the level below, which
+ * sums to L + 2 plus 2 per level; the tree grows by at most log2(L) + 2
+ * levels, each a new root.
  */
 
 static void
-collab_text_op_needs(const collab_text_t *t, const collab_op_t *op,
-    size_t *nleaves, size_t *nnodes)
+collab_text_insert_needs(size_t depth, size_t len, size_t *nleaves,
+    size_t *nnodes)
 {
-    size_t                   i, l, g, depth, nl, nn;
-    const collab_ot_comp_t  *c;
+    size_t  l, g;
 
-    nl = 0;
-    nn = 0;
-    depth = t->depth;
+    l = (COLLAB_TEXT_LEAF_CAP + len) / (COLLAB_TEXT_LEAF_CAP * 3 / 7 - 4) + 1;
 
-    for (i = 0; i < op->ncomps; i++) {
-        c = &op->comps[i];
-
-        if (c->type != COLLAB_OT_INSERT) {
-            continue;
-        }
-
-        l = (COLLAB_TEXT_LEAF_CAP + c->len)
-            / (COLLAB_TEXT_LEAF_CAP * 3 / 7 - 4) + 1;
-
-        for (g = 2; ((size_t) 1 << (g - 2)) < l; g++) {
-            /* void */
-        }
-
-        nl += l;
-        nn += l + 2 + 3 * (depth + g + 2);
-        depth += g;
+    for (g = 2; ((size_t) 1 << (g - 2)) < l; g++) {
+        /* void */
     }
 
-    *nleaves = nl;
-    *nnodes = nn;
+    *nleaves = l;
+    *nnodes = l + 2 + 3 * (depth + g + 2);
 }
 
+
+/*
+ * Applies the op in two passes so that memory stays linear in its size and
+ * the document stays unchanged on failure:
+ *
+ *   1. inserts, right to left, each at its position in the original text
+ *      (nothing to its left has moved yet); the spare pool is topped up
+ *      before each one for that insert alone, so the reserve is bounded by
+ *      one component, not by the whole op;
+ *   2. deletes, right to left, each shifted by the inserts before it.
+ *
+ * Deletes never allocate, so once the inserts are in nothing can fail; an
+ * allocation failure during pass 1 is undone by deleting the inserts made.
+ */
 
 int
 collab_text_apply(collab_text_t *t, const collab_op_t *op)
 {
     int                      rc;
-    size_t                   i, pos, nl, nn;
+    size_t                   i, j, pos, ins, nl, nn;
     const collab_ot_comp_t  *c;
 
     rc = collab_text_check_op(t, op);
@@ -1002,37 +985,68 @@ collab_text_apply(collab_text_t *t, const collab_op_t *op)
         return rc;
     }
 
-    collab_text_op_needs(t, op, &nl, &nn);
+    pos = collab_op_base_length(op);
+    ins = 0;
+    rc = COLLAB_OT_OK;
 
-    if (nl > collab_text_pool.nleaves || nn > collab_text_pool.nnodes) {
-        rc = collab_text_reserve(nl, nn);
-        if (rc != COLLAB_OT_OK) {
-            collab_text_pool_trim(COLLAB_TEXT_POOL_KEEP);
-            return rc;
-        }
-    }
-
-    pos = 0;
-
-    for (i = 0; i < op->ncomps; i++) {
+    for (i = op->ncomps; i-- > 0; /* void */) {
         c = &op->comps[i];
 
-        switch (c->type) {
+        if (c->type != COLLAB_OT_INSERT) {
+            pos -= c->n;
+            continue;
+        }
 
-        case COLLAB_OT_SKIP:
-            pos += c->n;
+        collab_text_insert_needs(t->depth, c->len, &nl, &nn);
+
+        rc = collab_text_reserve(nl, nn);
+        if (rc != COLLAB_OT_OK) {
             break;
+        }
 
-        case COLLAB_OT_INSERT:
-            collab_text_insert(t, pos, op->str + c->off, c->len, c->n);
-            t->ncp += c->n;
-            pos += c->n;
-            break;
+        collab_text_insert(t, pos, op->str + c->off, c->len, c->n);
+        t->ncp += c->n;
+        ins += c->n;
+    }
 
-        default: /* delete */
-            collab_text_delete(t, pos, c->n);
+    if (rc != COLLAB_OT_OK) {
+
+        /* the inserts after i are in, each still at its original position */
+
+        for (j = i + 1; j < op->ncomps; j++) {
+            c = &op->comps[j];
+
+            if (c->type == COLLAB_OT_INSERT) {
+                collab_text_delete(t, pos, c->n);
+                t->ncp -= c->n;
+
+            } else {
+                pos += c->n;
+            }
+        }
+
+        collab_text_pool_trim(COLLAB_TEXT_POOL_KEEP);
+
+        return rc;
+    }
+
+    /* pass 2: ins counts the code points inserted left of component i */
+
+    pos = collab_op_base_length(op);
+
+    for (i = op->ncomps; i-- > 0; /* void */) {
+        c = &op->comps[i];
+
+        if (c->type == COLLAB_OT_INSERT) {
+            ins -= c->n;
+            continue;
+        }
+
+        pos -= c->n;
+
+        if (c->type != COLLAB_OT_SKIP) {
+            collab_text_delete(t, pos + ins, c->n);
             t->ncp -= c->n;
-            break;
         }
     }
 

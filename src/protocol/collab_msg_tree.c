@@ -276,7 +276,9 @@ collab_msg_tree_node(collab_msg_tree_t *t, yajl_type type)
 {
     yajl_val  v;
 
-    if (++t->count > COLLAB_MSG_MAX_VALUES) {
+    if (++t->count > (t->max_values ? t->max_values
+                                    : COLLAB_MSG_MAX_VALUES))
+    {
         t->error = "too many JSON values";
         return NULL;
     }
@@ -516,7 +518,9 @@ collab_msg_tree_map_key(void *ctx, const unsigned char *s, size_t len)
 
     t = ctx;
 
-    if (++t->count > COLLAB_MSG_MAX_VALUES) {
+    if (++t->count > (t->max_values ? t->max_values
+                                    : COLLAB_MSG_MAX_VALUES))
+    {
         t->error = "too many JSON values";
         return 0;
     }

@@ -10,7 +10,7 @@
  *   - every node, key and string lives in one arena that is reset, not
  *     freed, between messages: no malloc per message once warm;
  *   - nesting is limited to COLLAB_MSG_MAX_DEPTH, values to
- *     COLLAB_MSG_MAX_VALUES;
+ *     COLLAB_MSG_MAX_VALUES (or max_values, set after init);
  *   - strings and keys are NUL-terminated and their byte length is stored
  *     in front of them: collab_msg_strlen() is O(1);
  *   - strings with U+0000 or lone UTF-16 surrogates (\ud800 alone) are
@@ -64,6 +64,7 @@ typedef struct {
     collab_msg_frame_t  frames[COLLAB_MSG_MAX_DEPTH];
     size_t              depth;
     size_t              count;     /* values built so far */
+    size_t              max_values; /* 0: COLLAB_MSG_MAX_VALUES */
 
     yajl_val            root;
     const char         *error;     /* why a callback stopped the parser */
