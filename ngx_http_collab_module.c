@@ -74,6 +74,13 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       offsetof(ngx_http_collab_main_conf_t, snapshot_interval),
       NULL },
 
+    { ngx_string("collab_max_op_lag"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, max_op_lag),
+      NULL },
+
     { ngx_string("collab_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_collab_redis_set_addr,
@@ -251,6 +258,7 @@ ngx_http_collab_create_main_conf(ngx_conf_t *cf)
     cmcf->pg_queue_size = NGX_CONF_UNSET_UINT;
     cmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->snapshot_interval = NGX_CONF_UNSET_UINT;
+    cmcf->max_op_lag = NGX_CONF_UNSET_UINT;
     cmcf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->lock_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->enabled = NGX_CONF_UNSET;
@@ -269,6 +277,7 @@ ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(cmcf->pg_queue_size, 1024);
     ngx_conf_init_msec_value(cmcf->pg_timeout, 10000);
     ngx_conf_init_uint_value(cmcf->snapshot_interval, 100);
+    ngx_conf_init_uint_value(cmcf->max_op_lag, 100000);
     ngx_conf_init_value(cmcf->enabled, 0);
     ngx_conf_init_value(cmcf->api, 0);
 
@@ -286,10 +295,13 @@ ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (cmcf->pg_timeout == 0 || cmcf->snapshot_interval == 0) {
+    if (cmcf->pg_timeout == 0 || cmcf->snapshot_interval == 0
+        || cmcf->max_op_lag == 0)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "collab: \"collab_postgres_timeout\" and "
-                           "\"collab_snapshot_interval\" must not be 0");
+                           "collab: \"collab_postgres_timeout\", "
+                           "\"collab_snapshot_interval\" and "
+                           "\"collab_max_op_lag\" must not be 0");
         return NGX_CONF_ERROR;
     }
 

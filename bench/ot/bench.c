@@ -1,7 +1,10 @@
 /*
  * OT engine benchmark (figures, not a timed test): applies the
  * automerge-paper trace in-process, measures transform and compose
- * throughput, the JSON decode + apply path, and memory per document.
+ * throughput, the JSON decode + apply path, and memory per document; and
+ * what one op of k components costs (decode, transform against a
+ * concurrent edit, apply, encode; the engine's spare nodes), for k of 10,
+ * 1,000 and 10,000: the shape [1,"k",1,"k",...] over k characters.
  * Every figure is the median of several runs.
  *
  *   bench <trace.json.gz> [runs]
@@ -18,6 +21,99 @@
 
 
 #define BENCH_MAX_RUNS  31
+
+
+static int bench_op_cost(size_t k, int runs);
+
+
+static int
+bench_op_cost(size_t k, int runs)
+{
+    int             r;
+    char           *doc, *json, *p, *enc;
+    double          t0, dec[BENCH_MAX_RUNS], xf[BENCH_MAX_RUNS];
+    double          app[BENCH_MAX_RUNS], en[BENCH_MAX_RUNS];
+    size_t          i, len, spare;
+    collab_op_t     op, other, out;
+    collab_text_t  *t;
+
+    doc = malloc(k);
+    json = malloc(6 * k + 2);
+
+    if (doc == NULL || json == NULL) {
+        return 1;
+    }
+
+    memset(doc, 'x', k);
+
+    p = json;
+    *p++ = '[';
+
+    for (i = 0; i < k; i++) {
+        memcpy(p, i ? ",1,\"k\"" : "1,\"k\"", i ? 6 : 5);
+        p += i ? 6 : 5;
+    }
+
+    *p++ = ']';
+
+    collab_op_init(&op);
+    collab_op_init(&other);
+    collab_op_init(&out);
+    collab_op_push_insert(&other, "concurrent", 10);
+
+    spare = 0;
+
+    for (r = 0; r < runs; r++) {
+        t0 = bench_now();
+
+        if (collab_op_decode_json(&op, json, p - json) != COLLAB_OT_OK) {
+            return 1;
+        }
+
+        dec[r] = bench_now() - t0;
+
+        t0 = bench_now();
+        collab_op_transform(&out, &op, &other, COLLAB_OT_RIGHT);
+        xf[r] = bench_now() - t0;
+
+        collab_text_create(&t, doc, k);
+        collab_text_pool_free();
+        (void) collab_text_pool_peak(1);
+
+        t0 = bench_now();
+
+        if (collab_text_apply(t, &op) != COLLAB_OT_OK) {
+            return 1;
+        }
+
+        app[r] = bench_now() - t0;
+        spare = collab_text_pool_peak(1);
+        collab_text_free(t);
+
+        t0 = bench_now();
+
+        if (collab_op_encode_json(&op, &enc, &len) != COLLAB_OT_OK) {
+            return 1;
+        }
+
+        en[r] = bench_now() - t0;
+        free(enc);
+    }
+
+    printf("op of %6zu inserts (%7zu bytes): decode %9.1f us, transform"
+           " %8.1f us, apply %8.1f us, encode %8.1f us, spare nodes %zu\n",
+           k, (size_t) (p - json), bench_median(dec, runs) * 1e6,
+           bench_median(xf, runs) * 1e6, bench_median(app, runs) * 1e6,
+           bench_median(en, runs) * 1e6, spare);
+
+    collab_op_free(&op);
+    collab_op_free(&other);
+    collab_op_free(&out);
+    free(doc);
+    free(json);
+
+    return 0;
+}
 
 
 int
@@ -161,6 +257,13 @@ main(int argc, char **argv)
            collab_text_memory(t),
            (double) collab_text_memory(t) / (tr.end_len ? tr.end_len : 1));
     collab_text_free(t);
+
+    if (bench_op_cost(10, runs) || bench_op_cost(1000, runs)
+        || bench_op_cost(10000, runs))
+    {
+        fprintf(stderr, "op cost failed\n");
+        return 1;
+    }
 
     for (i = 0; i < n; i++) {
         free(json[i]);

@@ -11,6 +11,7 @@ mkdir -p build/bench
 
 ${CC:-cc} -std=gnu99 -O2 -Wall -Wextra -Werror -Isrc -It/ot -Ibench/common \
     -o build/bench/bench_ot bench/ot/bench.c bench/common/bench_time.c \
-    t/ot/trace_load.c src/engine/collab_*.c -lyajl -lz
+    t/ot/trace_load.c src/engine/collab_*.c src/protocol/collab_msg_tree.c \
+    -lyajl -lz
 
 build/bench/bench_ot "$TRACE" "${BENCH_RUNS:-7}"

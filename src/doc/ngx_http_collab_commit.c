@@ -97,6 +97,8 @@ static void ngx_http_collab_commit_later(ngx_http_collab_doc_t *doc,
     ngx_msec_t ms);
 static ngx_int_t ngx_http_collab_commit_prepare(ngx_http_collab_doc_t *doc,
     ngx_http_collab_submit_t *s, ngx_uint_t n);
+static ngx_uint_t ngx_http_collab_commit_too_old(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_submit_t *s);
 static ngx_int_t ngx_http_collab_commit_past(ngx_http_collab_submit_t *s,
     ngx_uint_t kind, collab_op_t *op, ngx_str_t *src, uint64_t seq,
     uint64_t v);
@@ -1026,6 +1028,38 @@ ngx_http_collab_commit_later(ngx_http_collab_doc_t *doc, ngx_msec_t ms)
 
 
 /*
+ * Transforming an op against history costs about its components times the
+ * versions it is behind, and reads those versions from PostgreSQL: both
+ * are bounded, so one message cannot buy unbounded work.
+ */
+#define NGX_HTTP_COLLAB_MAX_TRANSFORM_WORK  ((uint64_t) 1 << 24)
+
+static ngx_uint_t
+ngx_http_collab_commit_too_old(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_submit_t *s)
+{
+    uint64_t  lag;
+
+    lag = doc->v - s->tv;
+
+    if (lag <= ngx_http_collab_doc_worker.cmcf->max_op_lag
+        && (s->kind != NGX_HTTP_COLLAB_DOC_OP
+            || lag * (s->op.ncomps + 1) <= NGX_HTTP_COLLAB_MAX_TRANSFORM_WORK))
+    {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "collab: op of %uz components on \"%V\" refused: "
+                  "%uL versions behind the head (collab_max_op_lag %ui)",
+                  (size_t) s->op.ncomps, &doc->name, lag,
+                  ngx_http_collab_doc_worker.cmcf->max_op_lag);
+
+    return 1;
+}
+
+
+/*
  * Brings s from its version to the head (ring or database), against the
  * n batch entries before it, and validates it on the working copy.
  */
@@ -1081,6 +1115,13 @@ ngx_http_collab_commit_prepare(ngx_http_collab_doc_t *doc,
         ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_VERSION_NEWER,
                                      "Op submit version newer than the "
                                      "current snapshot");
+        return NGX_HTTP_COLLAB_PREP_DONE;
+    }
+
+    if (ngx_http_collab_commit_too_old(doc, s)) {
+        ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                     "Op too far behind the document to "
+                                     "transform (collab_max_op_lag)");
         return NGX_HTTP_COLLAB_PREP_DONE;
     }
 

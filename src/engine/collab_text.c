@@ -86,6 +86,7 @@ typedef struct {
     collab_text_node_t  *nodes;
     size_t               nleaves;
     size_t               nnodes;
+    size_t               peak;         /* most spares held at once */
 } collab_text_pool_t;
 
 
@@ -155,6 +156,13 @@ collab_text_reserve(size_t nleaves, size_t nnodes)
         collab_text_pool.nnodes++;
     }
 
+    if (collab_text_pool.nleaves + collab_text_pool.nnodes
+        > collab_text_pool.peak)
+    {
+        collab_text_pool.peak = collab_text_pool.nleaves
+                                + collab_text_pool.nnodes;
+    }
+
     return COLLAB_OT_OK;
 }
 
@@ -178,6 +186,22 @@ collab_text_pool_trim(size_t keep)
         collab_text_pool.nnodes--;
         free(n);
     }
+}
+
+
+size_t
+collab_text_pool_peak(int reset)
+{
+    size_t  peak;
+
+    peak = collab_text_pool.peak;
+
+    if (reset) {
+        collab_text_pool.peak = collab_text_pool.nleaves
+                                + collab_text_pool.nnodes;
+    }
+
+    return peak;
 }
 
 

@@ -80,6 +80,13 @@ size_t collab_text_slice(const collab_text_t *t, size_t from, size_t n,
 int collab_op_make_invertible(collab_op_t *dst, const collab_op_t *op,
     const collab_text_t *t);
 
+/*
+ * The most spare nodes and leaves the pool held at once since the last
+ * reset (reset != 0 restarts the count from what it holds now): what an
+ * apply reserves stays bounded by one insert's needs, not the op's.
+ */
+size_t collab_text_pool_peak(int reset);
+
 /* Frees the spare nodes the engine keeps (for leak checkers at exit). */
 void collab_text_pool_free(void);
 

@@ -3,7 +3,8 @@
  * UTF-8 / JSON texts separated by NUL bytes.  Decodes both ops, applies,
  * transforms, composes, inverts and round-trips them, and aborts when an
  * invariant breaks: TP1, apply(compose) == apply twice, invert restores the
- * document, a failed apply leaves the document unchanged.
+ * document, a failed apply leaves the document unchanged, and the spare
+ * nodes an apply reserves stay linear in the op's size (once quadratic).
  */
 
 #include <stdint.h>
@@ -26,6 +27,7 @@ static int fuzz_same(const collab_text_t *a, const collab_text_t *b);
 static collab_text_t *fuzz_apply(const collab_text_t *doc,
     const collab_op_t *op);
 static void fuzz_check(int cond);
+static size_t fuzz_spare_bound(const collab_op_t *op);
 
 
 static void
@@ -68,6 +70,29 @@ fuzz_same(const collab_text_t *a, const collab_text_t *b)
 }
 
 
+/*
+ * Spares an apply of op may hold at once: the pool's keep, a few per
+ * component and one leaf per 128 inserted bytes (generous: the point is
+ * linear, where the sum of all inserts once counted once per insert).
+ */
+
+static size_t
+fuzz_spare_bound(const collab_op_t *op)
+{
+    size_t  i, bytes;
+
+    bytes = 0;
+
+    for (i = 0; i < op->ncomps; i++) {
+        if (op->comps[i].type == COLLAB_OT_INSERT) {
+            bytes += op->comps[i].len;
+        }
+    }
+
+    return 64 + 8 * op->ncomps + bytes / 128;
+}
+
+
 /* A copy of doc with op applied, or NULL (doc checked to be unchanged). */
 
 static collab_text_t *
@@ -83,7 +108,9 @@ fuzz_apply(const collab_text_t *doc, const collab_op_t *op)
     fuzz_check(collab_text_create(&before, s, len) == COLLAB_OT_OK);
     free(s);
 
+    (void) collab_text_pool_peak(1);
     rc = collab_text_apply(t, op);
+    fuzz_check(collab_text_pool_peak(1) <= fuzz_spare_bound(op));
 
     if (rc != COLLAB_OT_OK) {
         fuzz_check(fuzz_same(t, before));

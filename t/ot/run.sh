@@ -19,7 +19,7 @@ CC=${CC:-cc}
 CFLAGS="-std=gnu99 -g -O1 -Wall -Wextra -Werror -Isrc -It/ot
         -fsanitize=address,undefined -fno-sanitize-recover=all
         -fno-omit-frame-pointer"
-ENGINE=$(ls src/engine/collab_*.c)
+ENGINE="$(ls src/engine/collab_*.c) src/protocol/collab_msg_tree.c"
 
 mkdir -p "$BUILD/vectors"
 
