@@ -209,9 +209,10 @@ JS
     (my $h = $http) =~ s/collab_lock_ttl 3s/collab_lock_ttl 10s/;
     start_nginx(http_config => $h, config => $config, workers => 1);
     my $js = $prelude . <<'JS';
+const redis = async () => (await (await fetch(
+  `${process.env.COLLAB_HTTP_URL}/status`)).json()).redis;
 const redisUp = async () => {
-  const res = await fetch(`${process.env.COLLAB_HTTP_URL}/status`);
-  const c = (await res.json()).redis.connections;
+  const c = (await redis()).connections;
   return c.lock.up === 1 && c.command.up === 1;
 };
 
@@ -228,6 +229,7 @@ C.main(async () => {
 
   C.stage('Redis is back, with the lock key');
   await sh(process.env.T32_REDIS_START);
+  C.log('lock keys after the restart:', await lockKeys(w.d));
   await C.waitFor(redisUp, 15000, 'the worker reconnects to Redis');
   await w.stop();
   C.log(`${w.acks} acks up to the reconnect, slowest ${w.worst} ms`);
@@ -235,7 +237,8 @@ C.main(async () => {
   w.run(60);
   await C.delay(2000);
   await w.stop();
-  C.log(`${w.acks} acks after the reconnect, slowest ${w.worst} ms`);
+  C.log(`${w.acks} acks after the reconnect, slowest ${w.worst} ms;`,
+        'locks:', (await redis()).locks);
   C.check(w.worst < 1000, `each op acked within 1 s after the reconnect `
           + `(lock TTL 10 s): slowest ${w.worst} ms`);
   w.r.close();
