@@ -561,7 +561,7 @@ ngx_http_collab_redis_complete(ngx_http_collab_redis_op_t *op,
 
     case NGX_HTTP_COLLAB_LOCK_ACQUIRE:
         if (rc == NGX_HTTP_COLLAB_LOCK_OK
-            || rc == NGX_HTTP_COLLAB_LOCK_UNAVAILABLE)
+            || (rc == NGX_HTTP_COLLAB_LOCK_UNAVAILABLE && !lock->stale))
         {
             /* unavailable: the SET may have been applied all the same */
             ngx_memcpy(lock->token, op->token.data, op->token.len);
@@ -573,6 +573,7 @@ ngx_http_collab_redis_complete(ngx_http_collab_redis_op_t *op,
         break;
 
     case NGX_HTTP_COLLAB_LOCK_RETAKE:
+        /* unavailable: still stale, the next acquisition tries again */
         lock->held = (rc == NGX_HTTP_COLLAB_LOCK_OK);
         lock->stale = (rc == NGX_HTTP_COLLAB_LOCK_UNAVAILABLE);
         break;
