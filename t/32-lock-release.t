@@ -2,6 +2,8 @@
 # worker leaving gracefully (reload, QUIT) gives back the locks it holds,
 # and after a Redis reconnect a worker takes back its own stale lock at
 # once, so writes to a busy document resume well within a lock TTL.
+# With Redis not answering, the exiting worker waits for its releases
+# only briefly (500 ms).
 # Uses its own Redis with AOF persistence, so that a lock key survives
 # the restart as it would in production.
 use lib 't/lib';
@@ -200,6 +202,43 @@ JS
     note($out);
     stop_nginx();
     check_error_log('quit', must_not => ['[crit]']);
+}
+
+# ------------------------------------- QUIT with Redis not answering
+
+{
+    start_nginx(http_config => $http, config => $config, workers => 1);
+    my ($master) = nginx_pids();
+    my ($rpid) = `cat $dir/redis.pid` =~ /(\d+)/;
+    my $js = $prelude . <<'JS';
+C.main(async () => {
+  const w = await new Writer('t32', 'frozen').open();
+  w.run();
+  await C.delay(300);
+  C.eq((await lockKeys(w.d)).length, 1, 'the busy document holds its lock');
+  process.kill(Number(process.env.T32_REDIS_PID), 'SIGSTOP');
+  await C.delay(100);
+  const worker = C.serverPidOf(w.r, C.portOf(url));
+  const t0 = Date.now();
+  process.kill(master, 'SIGQUIT');
+  await C.within(w.loop, 5000, 'the socket closed');
+  await C.waitFor(() => !alive(worker), 5000, 'the worker exits');
+  const ms = Date.now() - t0;
+  process.kill(Number(process.env.T32_REDIS_PID), 'SIGCONT');
+  C.log(`the worker exited ${ms} ms after QUIT with Redis stopped`);
+  C.check(ms < 1500, `the lock drain is bounded: exit took ${ms} ms`);
+}, { timeout: 20000 });
+JS
+    my ($rc, $out) = run_node($js, T32_MASTER => $master,
+                              T32_REDIS_PORT => $rport,
+                              T32_REDIS_PID => $rpid, timeout => 30);
+    kill 'CONT', $rpid;
+    ok($rc == 0, 'graceful exit with Redis not answering: not held up for '
+                 . 'long') or diag($out);
+    note($out);
+    stop_nginx();
+    check_error_log('frozen', must => ['document locks not given back'],
+                    must_not => ['[crit]']);
 }
 
 # ------------------------------------------------ Redis restart
