@@ -19,6 +19,14 @@
  * hear these nudges.  Nudges are hints: backoff timers stay the fallback
  * and the op log's primary key stays the fence.
  *
+ * Locks outlive neither the worker nor a Redis outage: when a graceful
+ * exit begins (reload, QUIT) every idle lock is released at once and busy
+ * ones right after their batch, the worker staying up to
+ * NGX_HTTP_COLLAB_COMMIT_DRAIN ms for the replies; when a Redis
+ * connection comes back, held locks are checked at once, stale ones (a
+ * release that missed Redis) given back, lockless documents lock again
+ * and backoff waits end.
+ *
  * Forwarding: a worker refused the lock publishes its queued ops ("S")
  * on the document channel instead; the holder commits them in its own
  * batches, and the origin acks its session when the committed op with
@@ -69,6 +77,10 @@
 /* ms a forwarded op may stay unanswered before the origin takes it back */
 #define NGX_HTTP_COLLAB_COMMIT_FWD_TIMEOUT  500
 
+/* ms an exiting worker waits at most for its locks to be released */
+#define NGX_HTTP_COLLAB_COMMIT_DRAIN        500
+#define NGX_HTTP_COLLAB_COMMIT_DRAIN_TICK   5
+
 #define NGX_HTTP_COLLAB_LOCK_NONE        0
 #define NGX_HTTP_COLLAB_LOCK_ACQUIRING   1
 #define NGX_HTTP_COLLAB_LOCK_LOCKED      2
@@ -90,6 +102,10 @@ static void ngx_http_collab_commit_extended(
 static void ngx_http_collab_commit_released(
     ngx_http_collab_lock_result_e rc, void *data);
 static void ngx_http_collab_commit_release(ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_commit_shutdown(void *data);
+static void ngx_http_collab_commit_drain(void);
+static void ngx_http_collab_commit_drain_handler(ngx_event_t *ev);
+static void ngx_http_collab_commit_reconnected(void *data);
 static void ngx_http_collab_commit_retry_handler(ngx_event_t *ev);
 static void ngx_http_collab_commit_linger(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_linger_handler(ngx_event_t *ev);
@@ -187,6 +203,8 @@ typedef struct {
     ngx_uint_t                 npending;
     ngx_uint_t                 inflight;    /* statements out */
     ngx_event_t                flush;       /* posted: at the turn's end */
+    ngx_event_t                drain;       /* exiting: locks going back */
+    ngx_msec_t                 drain_start;
 } ngx_http_collab_commit_group_t;
 
 
@@ -217,6 +235,15 @@ ngx_http_collab_commit_init_process(void)
     g->flush.data = g;
     g->flush.log = ngx_cycle->log;
 
+    /* not cancelable: it holds an exiting worker, briefly */
+    g->drain.handler = ngx_http_collab_commit_drain_handler;
+    g->drain.data = g;
+    g->drain.log = ngx_cycle->log;
+
+    ngx_http_collab_redis_on_lock_events(ngx_http_collab_commit_reconnected,
+                                         ngx_http_collab_commit_shutdown,
+                                         NULL);
+
     return ngx_http_collab_status_add_section("commit",
                                               ngx_http_collab_commit_status);
 }
@@ -231,6 +258,10 @@ ngx_http_collab_commit_exit_process(void)
 
     if (g->flush.posted) {
         ngx_delete_posted_event(&g->flush);
+    }
+
+    if (g->drain.timer_set) {
+        ngx_del_timer(&g->drain);
     }
 }
 
@@ -776,6 +807,7 @@ ngx_http_collab_commit_lock(ngx_http_collab_doc_t *doc)
         ngx_http_collab_commit_stats.acquires++;
         doc->lock_state = NGX_HTTP_COLLAB_LOCK_ACQUIRING;
         doc->freed = 0;
+        ngx_http_collab_commit_drain();
         return NGX_AGAIN;
     }
 
@@ -926,12 +958,12 @@ ngx_http_collab_commit_release(ngx_http_collab_doc_t *doc)
     {
         ngx_http_collab_commit_stats.releases++;
         doc->lock_state = NGX_HTTP_COLLAB_LOCK_RELEASING;
+        ngx_http_collab_commit_drain();
         return;
     }
 
-    /* Redis is down: the lock expires by itself */
+    /* Redis is down: the lock expires by itself or is given back later */
     doc->lock_state = NGX_HTTP_COLLAB_LOCK_NONE;
-    doc->lock.held = 0;
 }
 
 
@@ -969,6 +1001,150 @@ ngx_http_collab_commit_released(ngx_http_collab_lock_result_e rc,
 }
 
 
+/* a graceful exit begins: every lock goes back, the idle ones now */
+static void
+ngx_http_collab_commit_shutdown(void *data)
+{
+    ngx_queue_t            *q;
+    ngx_http_collab_doc_t  *doc;
+
+    for (q = ngx_queue_head(&ngx_http_collab_doc_worker.all);
+         q != ngx_queue_sentinel(&ngx_http_collab_doc_worker.all);
+         q = ngx_queue_next(q))
+    {
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, all);
+
+        /* busy ones follow after their batch: no linger while exiting */
+        if (doc->lock_state == NGX_HTTP_COLLAB_LOCK_LOCKED
+            && !doc->committing && ngx_queue_empty(&doc->submits))
+        {
+            if (doc->linger.timer_set) {
+                ngx_del_timer(&doc->linger);
+            }
+
+            ngx_http_collab_commit_release(doc);
+        }
+    }
+
+    ngx_http_collab_commit_drain();
+}
+
+
+/* an exiting worker takes or gives back a lock: it waits for the reply */
+static void
+ngx_http_collab_commit_drain(void)
+{
+    ngx_http_collab_commit_group_t  *g;
+
+    g = &ngx_http_collab_commit_group;
+
+    if (!ngx_exiting || g->drain.timer_set) {
+        return;
+    }
+
+    g->drain_start = ngx_current_msec;
+    ngx_add_timer(&g->drain, NGX_HTTP_COLLAB_COMMIT_DRAIN_TICK);
+}
+
+
+/* keeps the exiting worker until its locks are back, or for the bound */
+static void
+ngx_http_collab_commit_drain_handler(ngx_event_t *ev)
+{
+    ngx_uint_t                       n;
+    ngx_queue_t                     *q;
+    ngx_http_collab_doc_t           *doc;
+    ngx_http_collab_commit_group_t  *g;
+
+    g = ev->data;
+    n = 0;
+
+    for (q = ngx_queue_head(&ngx_http_collab_doc_worker.all);
+         q != ngx_queue_sentinel(&ngx_http_collab_doc_worker.all);
+         q = ngx_queue_next(q))
+    {
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, all);
+
+        if (doc->lock_state == NGX_HTTP_COLLAB_LOCK_LOCKED
+            || doc->lock_state == NGX_HTTP_COLLAB_LOCK_ACQUIRING
+            || doc->lock_state == NGX_HTTP_COLLAB_LOCK_RELEASING)
+        {
+            n++;
+        }
+    }
+
+    if (n == 0 && ngx_http_collab_redis_lock_pending() == 0) {
+        return;
+    }
+
+    if (ngx_current_msec - g->drain_start >= NGX_HTTP_COLLAB_COMMIT_DRAIN) {
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                      "collab: exiting with %ui document locks not given "
+                      "back: they expire after collab_lock_ttl", n);
+        return;
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_COLLAB_COMMIT_DRAIN_TICK);
+}
+
+
+/*
+ * A Redis connection is back: check held locks now (the key may have
+ * gone with a restart), give back stale ones that would block other
+ * workers, lock again what was committed without the lock, and end the
+ * backoff waits, which are for a holder that may well be gone.
+ */
+static void
+ngx_http_collab_commit_reconnected(void *data)
+{
+    ngx_queue_t            *q;
+    ngx_http_collab_doc_t  *doc;
+
+    for (q = ngx_queue_head(&ngx_http_collab_doc_worker.all);
+         q != ngx_queue_sentinel(&ngx_http_collab_doc_worker.all);
+         q = ngx_queue_next(q))
+    {
+        doc = ngx_queue_data(q, ngx_http_collab_doc_t, all);
+
+        if (doc->lock.key.data == NULL) {
+            continue;
+        }
+
+        if (doc->lock_state == NGX_HTTP_COLLAB_LOCK_SKIP) {
+            /* the next batch takes the lock again */
+            doc->lock_state = NGX_HTTP_COLLAB_LOCK_NONE;
+        }
+
+        if (doc->lock_state == NGX_HTTP_COLLAB_LOCK_LOCKED
+            && doc->lock.op == NULL)
+        {
+            if (ngx_http_collab_redis_lock_extend(&doc->lock,
+                                          ngx_http_collab_commit_extended,
+                                          doc)
+                == NGX_OK)
+            {
+                doc->lock_time = ngx_current_msec;
+            }
+
+        } else if (doc->lock_state == NGX_HTTP_COLLAB_LOCK_NONE
+                   && doc->lock.stale && doc->lock.op == NULL
+                   && ngx_queue_empty(&doc->submits))
+        {
+            (void) ngx_http_collab_redis_lock_release(&doc->lock,
+                                          ngx_http_collab_commit_released,
+                                          doc);
+        }
+
+        if (doc->lock_retry.timer_set) {
+            /* from the event loop: commit_run() may free documents */
+            ngx_del_timer(&doc->lock_retry);
+            doc->lock_backoff = 0;
+            ngx_add_timer(&doc->lock_retry, 1);
+        }
+    }
+}
+
+
 /*
  * The queue is empty: keep the lock a moment, as a client usually sends
  * its next op right after its ack; then let it go.
@@ -976,8 +1152,10 @@ ngx_http_collab_commit_released(ngx_http_collab_lock_result_e rc,
 static void
 ngx_http_collab_commit_linger(ngx_http_collab_doc_t *doc)
 {
-    /* another worker waits: let it have the lock at once */
-    if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED || doc->wanted) {
+    /* another worker waits, or this one exits: let go at once */
+    if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED || doc->wanted
+        || ngx_exiting)
+    {
         doc->wanted = 0;
         ngx_http_collab_commit_release(doc);
         ngx_http_collab_doc_idle(doc);
@@ -2718,9 +2896,12 @@ ngx_http_collab_commit_received(ngx_http_collab_doc_t *doc, ngx_pid_t pid,
 
     if (doc->lock_state != NGX_HTTP_COLLAB_LOCK_LOCKED
         || doc->release_pending || doc->state != NGX_HTTP_COLLAB_DOC_READY
-        || ngx_http_collab_doc_worker.exiting)
+        || ngx_http_collab_doc_worker.exiting || ngx_exiting)
     {
-        /* not the holder (any more): its "free" sends the origin back */
+        /*
+         * Not the holder (any more), or about to let go as the worker
+         * exits: its "free" sends the origin back
+         */
         return;
     }
 

@@ -45,6 +45,10 @@ static void ngx_http_collab_redis_status(ngx_http_collab_status_t *st);
 
 ngx_http_collab_redis_worker_t  ngx_http_collab_redis_worker;
 
+static ngx_http_collab_redis_event_pt   ngx_http_collab_redis_on_up;
+static ngx_http_collab_redis_event_pt   ngx_http_collab_redis_on_shutdown;
+static void                            *ngx_http_collab_redis_on_data;
+
 static const char  *ngx_http_collab_redis_conn_names[] = {
     "command", "subscribe", "lock"
 };
@@ -242,6 +246,37 @@ ngx_http_collab_redis_exit_process(ngx_cycle_t *cycle)
 }
 
 
+void
+ngx_http_collab_redis_on_lock_events(
+    ngx_http_collab_redis_event_pt reconnected,
+    ngx_http_collab_redis_event_pt shutdown, void *data)
+{
+    ngx_http_collab_redis_on_up = reconnected;
+    ngx_http_collab_redis_on_shutdown = shutdown;
+    ngx_http_collab_redis_on_data = data;
+}
+
+
+void
+ngx_http_collab_redis_shutdown(void)
+{
+    ngx_http_collab_redis_worker_t  *w;
+
+    w = &ngx_http_collab_redis_worker;
+
+    /* the shutdown timer marks every connection again: once is enough */
+    if (!w->enabled || w->exiting || w->shutting_down) {
+        return;
+    }
+
+    w->shutting_down = 1;
+
+    if (ngx_http_collab_redis_on_shutdown) {
+        ngx_http_collab_redis_on_shutdown(ngx_http_collab_redis_on_data);
+    }
+}
+
+
 ngx_uint_t
 ngx_http_collab_redis_enabled(void)
 {
@@ -419,6 +454,10 @@ ngx_http_collab_redis_connected(const redisAsyncContext *ac, int status)
 
     if (conn == &w->conn[NGX_HTTP_COLLAB_REDIS_SUB]) {
         ngx_http_collab_redis_pubsub_up();
+
+    } else if (ngx_http_collab_redis_on_up) {
+        /* back after a loss: locks and the waits on them need a look */
+        ngx_http_collab_redis_on_up(ngx_http_collab_redis_on_data);
     }
 }
 
@@ -663,6 +702,7 @@ ngx_http_collab_redis_status(ngx_http_collab_status_t *st)
     ngx_http_collab_status_counter(st, "extended", s->lock_extended);
     ngx_http_collab_status_counter(st, "lost", s->lock_lost);
     ngx_http_collab_status_counter(st, "released", s->lock_released);
+    ngx_http_collab_status_counter(st, "retaken", s->lock_retaken);
     ngx_http_collab_status_counter(st, "errors", s->lock_errors);
     ngx_http_collab_status_gauge(st, "queued", s->lock_queued);
     ngx_http_collab_status_close(st);

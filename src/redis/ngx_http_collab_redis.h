@@ -76,6 +76,7 @@ typedef struct {
     size_t                         token_len;
     ngx_http_collab_redis_op_t    *op;      /* the operation in flight */
     unsigned                       held:1;
+    unsigned                       stale:1; /* a release missed Redis */
 } ngx_http_collab_redis_lock_t;
 
 
@@ -130,13 +131,25 @@ void ngx_http_collab_redis_on_resubscribed(
     ngx_http_collab_redis_event_pt handler, void *data);
 
 /*
+ * Lock events: "reconnected" after the command or the lock connection
+ * came back (locks may be re-checked, waits on them cut short);
+ * "shutdown" once when the worker begins a graceful exit (reload, QUIT)
+ * while Redis is connected: locks should be released now.
+ */
+void ngx_http_collab_redis_on_lock_events(
+    ngx_http_collab_redis_event_pt reconnected,
+    ngx_http_collab_redis_event_pt shutdown, void *data);
+
+/*
  * Locks: SET key token NX PX ttl to acquire; extend and release check the
  * token under WATCH and then PEXPIRE / DEL inside MULTI/EXEC.  The TTL is
  * collab_lock_ttl.  Each returns NGX_OK (the handler will be called),
  * NGX_BUSY (an operation on this lock is in flight, or acquire while
  * held), NGX_DECLINED (Redis unavailable now) or NGX_ERROR.  handler may
  * be NULL for release.  Extending or releasing a lock this worker does
- * not hold (any more) reports NGX_HTTP_COLLAB_LOCK_HELD.
+ * not hold (any more) reports NGX_HTTP_COLLAB_LOCK_HELD.  Releasing a
+ * stale lock (not held, see "stale") deletes the key if it still carries
+ * the old token.
  */
 ngx_int_t ngx_http_collab_redis_lock_init(ngx_http_collab_redis_lock_t *lock,
     ngx_str_t *doc);
@@ -152,10 +165,14 @@ ngx_int_t ngx_http_collab_redis_lock_release(
 
 /*
  * Forgets the lock: an operation in flight completes without its handler
- * (an acquisition that succeeds is released), a held lock is released in
- * the background, and lock->key is freed.  The lock memory may then go.
+ * (an acquisition that succeeds is released), a held or stale lock is
+ * released in the background, and lock->key is freed.  The lock memory
+ * may then go.
  */
 void ngx_http_collab_redis_lock_free(ngx_http_collab_redis_lock_t *lock);
+
+/* lock operations not completed yet (a draining worker waits for them) */
+ngx_uint_t ngx_http_collab_redis_lock_pending(void);
 
 
 #endif /* _NGX_HTTP_COLLAB_REDIS_H_INCLUDED_ */

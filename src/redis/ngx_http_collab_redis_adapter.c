@@ -7,6 +7,11 @@
  * reads at most 16 KB per call: the read handler keeps calling it while
  * the socket still holds bytes, or replies would stall until the next
  * arrival.
+ *
+ * The connections are marked idle, so that ngx_close_idle_connections()
+ * tells us when a graceful exit begins: the connection stays open (the
+ * worker still needs it to give back its locks) and the connection
+ * manager hears about it.
  */
 
 #include <ngx_config.h>
@@ -16,6 +21,7 @@
 #include <sys/ioctl.h>
 
 #include "redis/ngx_http_collab_redis_adapter.h"
+#include "redis/ngx_http_collab_redis_conn.h"
 
 
 /* reads per event before yielding to other connections */
@@ -59,6 +65,7 @@ ngx_http_collab_redis_attach(redisAsyncContext *ac, ngx_log_t *log)
     c->write->log = log;
     c->read->handler = ngx_http_collab_redis_read_handler;
     c->write->handler = ngx_http_collab_redis_write_handler;
+    c->idle = 1;
 
     ac->ev.data = c;
     ac->ev.addRead = ngx_http_collab_redis_add_read;
@@ -114,6 +121,12 @@ ngx_http_collab_redis_read_handler(ngx_event_t *rev)
 
     c = rev->data;
     eof = 0;
+
+    if (c->close) {
+        /* ngx_close_idle_connections() or the shutdown timer */
+        c->close = 0;
+        ngx_http_collab_redis_shutdown();
+    }
 
     for (i = 0; i < NGX_HTTP_COLLAB_REDIS_READ_ROUNDS; i++) {
 

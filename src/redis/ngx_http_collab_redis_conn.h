@@ -56,6 +56,7 @@ typedef struct {
     uint64_t                       lock_extended;
     uint64_t                       lock_lost;
     uint64_t                       lock_released;
+    uint64_t                       lock_retaken;     /* stale, ours again */
     uint64_t                       lock_errors;
 
     ngx_uint_t                     channels;         /* registered */
@@ -69,7 +70,8 @@ typedef struct {
     ngx_http_collab_redis_conn_t   conn[NGX_HTTP_COLLAB_REDIS_NCONN];
     ngx_http_collab_redis_stats_t  stats;
     ngx_uint_t                     enabled;
-    ngx_uint_t                     exiting;
+    ngx_uint_t                     exiting;          /* exit_process */
+    ngx_uint_t                     shutting_down;    /* graceful exit */
 } ngx_http_collab_redis_worker_t;
 
 
@@ -83,6 +85,9 @@ void ngx_http_collab_redis_pubsub_init(void);
 void ngx_http_collab_redis_pubsub_up(void);
 void ngx_http_collab_redis_pubsub_down(void);
 void ngx_http_collab_redis_pubsub_exit(void);
+
+/* called by the adapter: ngx_close_idle_connections() reached us */
+void ngx_http_collab_redis_shutdown(void);
 
 void ngx_http_collab_redis_lock_init_process(void);
 void ngx_http_collab_redis_lock_down(void);

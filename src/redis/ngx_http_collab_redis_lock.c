@@ -9,6 +9,12 @@
  * previous sequence sent its EXEC or UNWATCH.  Tokens are random (from
  * the kernel CSPRNG) and carry the pid and a counter, so they are unique
  * per worker and acquisition.
+ *
+ * A release that may have missed Redis (the connection was down or went
+ * down meanwhile) leaves the lock "stale": the key may still carry our
+ * token until its TTL.  A later acquisition refused by that key takes it
+ * back (WATCH, GET, same token: PEXPIRE) instead of waiting on itself,
+ * and the owner may release it once Redis is back.
  */
 
 #include "ngx_http_collab.h"
@@ -21,7 +27,8 @@
 typedef enum {
     NGX_HTTP_COLLAB_LOCK_ACQUIRE = 0,
     NGX_HTTP_COLLAB_LOCK_EXTEND,
-    NGX_HTTP_COLLAB_LOCK_RELEASE
+    NGX_HTTP_COLLAB_LOCK_RELEASE,
+    NGX_HTTP_COLLAB_LOCK_RETAKE     /* an acquisition, with the old token */
 } ngx_http_collab_lock_op_e;
 
 
@@ -45,6 +52,7 @@ static ngx_int_t ngx_http_collab_redis_watched(
     ngx_http_collab_redis_lock_pt handler, void *data);
 static void ngx_http_collab_redis_enqueue(ngx_http_collab_redis_op_t *op);
 static ngx_int_t ngx_http_collab_redis_start(ngx_http_collab_redis_op_t *op);
+static void ngx_http_collab_redis_retake(ngx_http_collab_redis_op_t *op);
 static void ngx_http_collab_redis_next(void);
 static void ngx_http_collab_redis_acquired(redisAsyncContext *ac,
     void *reply, void *privdata);
@@ -54,6 +62,7 @@ static void ngx_http_collab_redis_executed(redisAsyncContext *ac,
     void *reply, void *privdata);
 static void ngx_http_collab_redis_complete(ngx_http_collab_redis_op_t *op,
     ngx_http_collab_lock_result_e rc);
+static void ngx_http_collab_redis_op_free(ngx_http_collab_redis_op_t *op);
 static size_t ngx_http_collab_redis_ttl(u_char *buf);
 
 
@@ -62,12 +71,23 @@ static ngx_queue_t                  ngx_http_collab_redis_queue;
 static ngx_http_collab_redis_op_t  *ngx_http_collab_redis_running;
 static ngx_uint_t                   ngx_http_collab_redis_tokens;
 
+/* operations alive (running, queued or awaiting a reply) */
+static ngx_uint_t                   ngx_http_collab_redis_nops;
+
 
 void
 ngx_http_collab_redis_lock_init_process(void)
 {
     ngx_queue_init(&ngx_http_collab_redis_queue);
     ngx_http_collab_redis_running = NULL;
+    ngx_http_collab_redis_nops = 0;
+}
+
+
+ngx_uint_t
+ngx_http_collab_redis_lock_pending(void)
+{
+    return ngx_http_collab_redis_nops;
 }
 
 
@@ -136,7 +156,7 @@ ngx_http_collab_redis_lock_acquire(ngx_http_collab_redis_lock_t *lock,
                               argv, argvlen)
         != REDIS_OK)
     {
-        ngx_free(op);
+        ngx_http_collab_redis_op_free(op);
         return NGX_DECLINED;
     }
 
@@ -175,7 +195,7 @@ ngx_http_collab_redis_lock_free(ngx_http_collab_redis_lock_t *lock)
         lock->op->lock = NULL;
         lock->op = NULL;
 
-    } else if (lock->held
+    } else if ((lock->held || lock->stale)
                && ngx_http_collab_redis_ready(NGX_HTTP_COLLAB_REDIS_LCK))
     {
         token.data = lock->token;
@@ -194,6 +214,7 @@ ngx_http_collab_redis_lock_free(ngx_http_collab_redis_lock_t *lock)
     }
 
     lock->held = 0;
+    lock->stale = 0;
 }
 
 
@@ -230,6 +251,12 @@ ngx_http_collab_redis_watched(ngx_http_collab_redis_lock_t *lock,
     }
 
     if (ngx_http_collab_redis_ready(NGX_HTTP_COLLAB_REDIS_LCK) == NULL) {
+        if (type == NGX_HTTP_COLLAB_LOCK_RELEASE && lock->held) {
+            /* the key expires by itself, or is taken back later */
+            lock->held = 0;
+            lock->stale = 1;
+        }
+
         return NGX_DECLINED;
     }
 
@@ -247,7 +274,7 @@ ngx_http_collab_redis_watched(ngx_http_collab_redis_lock_t *lock,
     if (ngx_http_collab_redis_running == NULL) {
         /* started here, so a failure cannot call the handler from here */
         if (ngx_http_collab_redis_start(op) != NGX_OK) {
-            ngx_free(op);
+            ngx_http_collab_redis_op_free(op);
             return NGX_DECLINED;
         }
 
@@ -268,7 +295,7 @@ ngx_http_collab_redis_enqueue(ngx_http_collab_redis_op_t *op)
 {
     if (ngx_http_collab_redis_running == NULL) {
         if (ngx_http_collab_redis_start(op) != NGX_OK) {
-            ngx_free(op);
+            ngx_http_collab_redis_op_free(op);
         }
 
         return;
@@ -355,6 +382,12 @@ ngx_http_collab_redis_acquired(redisAsyncContext *ac, void *reply,
         ngx_http_collab_redis_complete(op, NGX_HTTP_COLLAB_LOCK_OK);
 
     } else if (r->type == REDIS_REPLY_NIL) {
+        if (op->lock && op->lock->stale) {
+            /* perhaps our own key, left by a release that missed Redis */
+            ngx_http_collab_redis_retake(op);
+            return;
+        }
+
         ngx_http_collab_redis_complete(op, NGX_HTTP_COLLAB_LOCK_HELD);
 
     } else {
@@ -403,7 +436,7 @@ ngx_http_collab_redis_got(redisAsyncContext *ac, void *reply, void *privdata)
     argv[1] = (const char *) op->key.data;
     argvlen[1] = op->key.len;
 
-    if (op->type == NGX_HTTP_COLLAB_LOCK_EXTEND) {
+    if (op->type != NGX_HTTP_COLLAB_LOCK_RELEASE) {
         argv[0] = "PEXPIRE";
         argvlen[0] = 7;
         argv[2] = (const char *) ttl;
@@ -416,7 +449,7 @@ ngx_http_collab_redis_got(redisAsyncContext *ac, void *reply, void *privdata)
 
     if (redisAsyncCommand(ac, NULL, NULL, "MULTI") != REDIS_OK
         || redisAsyncCommandArgv(ac, NULL, NULL,
-                                 op->type == NGX_HTTP_COLLAB_LOCK_EXTEND
+                                 op->type != NGX_HTTP_COLLAB_LOCK_RELEASE
                                  ? 3 : 2, argv, argvlen)
            != REDIS_OK
         || redisAsyncCommand(ac, ngx_http_collab_redis_executed, op, "EXEC")
@@ -477,12 +510,20 @@ ngx_http_collab_redis_complete(ngx_http_collab_redis_op_t *op,
     if (rc == NGX_HTTP_COLLAB_LOCK_UNAVAILABLE) {
         s->lock_errors++;
 
-    } else if (op->type == NGX_HTTP_COLLAB_LOCK_ACQUIRE) {
+    } else if (op->type == NGX_HTTP_COLLAB_LOCK_ACQUIRE
+               || op->type == NGX_HTTP_COLLAB_LOCK_RETAKE)
+    {
         if (rc == NGX_HTTP_COLLAB_LOCK_OK) {
             s->lock_acquired++;
 
         } else {
             s->lock_conflicts++;
+        }
+
+        if (op->type == NGX_HTTP_COLLAB_LOCK_RETAKE
+            && rc == NGX_HTTP_COLLAB_LOCK_OK)
+        {
+            s->lock_retaken++;
         }
 
     } else if (op->type == NGX_HTTP_COLLAB_LOCK_EXTEND) {
@@ -510,7 +551,7 @@ ngx_http_collab_redis_complete(ngx_http_collab_redis_op_t *op,
             return;
         }
 
-        ngx_free(op);
+        ngx_http_collab_redis_op_free(op);
         return;
     }
 
@@ -519,11 +560,22 @@ ngx_http_collab_redis_complete(ngx_http_collab_redis_op_t *op,
     switch (op->type) {
 
     case NGX_HTTP_COLLAB_LOCK_ACQUIRE:
-        if (rc == NGX_HTTP_COLLAB_LOCK_OK) {
+        if (rc == NGX_HTTP_COLLAB_LOCK_OK
+            || (rc == NGX_HTTP_COLLAB_LOCK_UNAVAILABLE && !lock->stale))
+        {
+            /* unavailable: the SET may have been applied all the same */
             ngx_memcpy(lock->token, op->token.data, op->token.len);
             lock->token_len = op->token.len;
-            lock->held = 1;
         }
+
+        lock->held = (rc == NGX_HTTP_COLLAB_LOCK_OK);
+        lock->stale = (rc == NGX_HTTP_COLLAB_LOCK_UNAVAILABLE);
+        break;
+
+    case NGX_HTTP_COLLAB_LOCK_RETAKE:
+        /* unavailable: still stale, the next acquisition tries again */
+        lock->held = (rc == NGX_HTTP_COLLAB_LOCK_OK);
+        lock->stale = (rc == NGX_HTTP_COLLAB_LOCK_UNAVAILABLE);
         break;
 
     case NGX_HTTP_COLLAB_LOCK_EXTEND:
@@ -533,6 +585,7 @@ ngx_http_collab_redis_complete(ngx_http_collab_redis_op_t *op,
         break;
 
     default: /* NGX_HTTP_COLLAB_LOCK_RELEASE */
+        lock->stale = (rc == NGX_HTTP_COLLAB_LOCK_UNAVAILABLE);
         lock->held = 0;
         break;
     }
@@ -540,11 +593,41 @@ ngx_http_collab_redis_complete(ngx_http_collab_redis_op_t *op,
     handler = op->handler;
     data = op->data;
 
-    ngx_free(op);
+    ngx_http_collab_redis_op_free(op);
 
     if (handler) {
         handler(rc, data);
     }
+}
+
+
+/*
+ * SET NX was refused while the lock is stale: if the key still carries
+ * the lock's old token it is ours, and extending it under WATCH takes it
+ * back.  Reported as the acquisition's outcome.
+ */
+static void
+ngx_http_collab_redis_retake(ngx_http_collab_redis_op_t *op)
+{
+    ngx_http_collab_redis_lock_t  *lock;
+
+    lock = op->lock;
+
+    op->type = NGX_HTTP_COLLAB_LOCK_RETAKE;
+    op->token.len = lock->token_len;
+    ngx_memcpy(op->token.data, lock->token, lock->token_len);
+
+    if (ngx_http_collab_redis_running == NULL) {
+        if (ngx_http_collab_redis_start(op) != NGX_OK) {
+            ngx_http_collab_redis_complete(op,
+                                           NGX_HTTP_COLLAB_LOCK_UNAVAILABLE);
+        }
+
+        return;
+    }
+
+    ngx_queue_insert_tail(&ngx_http_collab_redis_queue, &op->queue);
+    ngx_http_collab_redis_worker.stats.lock_queued++;
 }
 
 
@@ -578,11 +661,15 @@ ngx_http_collab_redis_op(ngx_http_collab_redis_lock_t *lock, ngx_str_t *key,
     u_char                      *p;
     ngx_http_collab_redis_op_t  *op;
 
+    /* room for any token: a retake swaps in the lock's old one */
     op = ngx_alloc(sizeof(ngx_http_collab_redis_op_t) + key->len
-                   + token->len, ngx_http_collab_redis_worker.log);
+                   + NGX_HTTP_COLLAB_REDIS_TOKEN_LEN,
+                   ngx_http_collab_redis_worker.log);
     if (op == NULL) {
         return NULL;
     }
+
+    ngx_http_collab_redis_nops++;
 
     ngx_memzero(op, sizeof(ngx_http_collab_redis_op_t));
 
@@ -600,6 +687,14 @@ ngx_http_collab_redis_op(ngx_http_collab_redis_lock_t *lock, ngx_str_t *key,
     ngx_memcpy(p, token->data, token->len);
 
     return op;
+}
+
+
+static void
+ngx_http_collab_redis_op_free(ngx_http_collab_redis_op_t *op)
+{
+    ngx_http_collab_redis_nops--;
+    ngx_free(op);
 }
 
 
