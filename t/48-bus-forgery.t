@@ -68,3 +68,40 @@ ignoring a malformed message on "collab:doc:3:t48/junk"
 --- no_error_log
 [crit]
 disagrees with PostgreSQL
+
+=== TEST 4: a forged op at the head, then the real one: the copies differ at the same version
+--- node
+const C = require(process.cwd() + '/lib/collab-client');
+const T = require(process.cwd() + '/bus-forgery');
+T.main('same', async (d, head, pub) => {
+  const msg = (src, seq, op) => `O${src.length} ${src}`
+    + JSON.stringify({ a: 'op', c: 't48', d, v: head, src, seq, op });
+  await pub(msg('forger', 5, ['EVIL']));
+  await C.delay(200);
+  // what another host commits at that version, its publish a bit late
+  C.eq(await C.psql(`
+    WITH d AS (UPDATE collab_docs SET version = ${head + 1}
+               WHERE collection = 't48' AND name = '${d}'
+                 AND version = ${head} RETURNING id)
+    INSERT INTO collab_ops (doc, version, src, seq, kind, op)
+    SELECT id, ${head + 1}, 'elsewhere', 1, 'op', '["<real>"]' FROM d
+    RETURNING version`), String(head + 1), 'the real op is committed');
+  return [msg('elsewhere', 1, ['<real>'])];
+}, { reload: true });
+--- error_log eval
+[qr/\[warn\].*collab: "3:t48\/same" at v\d+ disagrees with PostgreSQL \(another op is its v\d+\)/]
+--- no_error_log
+[crit]
+
+=== TEST 5: an op forged at the head while nobody types: the head check notices
+--- node
+const T = require(process.cwd() + '/bus-forgery');
+T.main('quiet', async (d, head) => {
+  const src = 'forger';
+  const msg = { a: 'op', c: 't48', d, v: head, src, seq: 6, op: ['EVIL'] };
+  return [`O${src.length} ${src}${JSON.stringify(msg)}`];
+}, { reload: true, quiet: true });
+--- error_log eval
+[qr/\[warn\].*collab: "3:t48\/quiet" at v\d+ disagrees with PostgreSQL \(its head is v\d+\)/]
+--- no_error_log
+[crit]

@@ -10,9 +10,12 @@
 // so a reconnect of the same Connection would resubscribe from the bogus
 // version; the application opens a fresh connection and fetches again.
 //
-// usage: main(docName, async (doc, head) => [payload, ...], {reload})
-//   reload: the forgery is one the workers apply, so they must resync and
-//   close their subscribers with 4001; otherwise nobody may be closed.
+// usage: main(docName, async (doc, head, pub) => [payload, ...], opts)
+//   the forger may publish (pub) and write to PostgreSQL itself, and
+//   returns what is to be published next
+//   opts.reload: the forgery is one the workers apply, so they must resync
+//   and close their subscribers with 4001; otherwise nobody may be closed
+//   opts.quiet: nobody types after the forgery (the head check notices)
 
 'use strict';
 
@@ -139,15 +142,17 @@ function main(d, forge, opts) {
     C.eq(a.acked.length + b.acked.length, 12, 'every op acknowledged');
 
     C.stage('the forgeries are published, then they type again');
-    const payloads = await forge(d, before.v);
-    for (const p of payloads) {
+    const pub = async (p) => {
       const n = await publish(channel, p);
       C.check(n === 2, `both workers hear the channel (${n} receivers)`);
-    }
+    };
+    for (const p of await forge(d, before.v, pub)) await pub(p);
     await C.delay(200);
     C.log(`a at v${a.doc.version}, b at v${b.doc.version}, PostgreSQL at `
-          + `v${before.v}`);
-    await Promise.all(writers.map((w) => w.typeMany(rng, 4)));
+          + `v${await C.headVersion(COLL, d)}`);
+    if (!opts.quiet) {
+      await Promise.all(writers.map((w) => w.typeMany(rng, 4)));
+    }
 
     C.stage('the document recovers by itself');
     await convergedOnPg(writers, d, 10000, 'every client on PostgreSQL\'s '
