@@ -724,6 +724,28 @@ ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc)
 }
 
 
+void
+ngx_http_collab_commit_reset(ngx_http_collab_doc_t *doc)
+{
+    ngx_queue_t               *q;
+    ngx_http_collab_submit_t  *s;
+
+    while (!ngx_queue_empty(&doc->submits)) {
+        q = ngx_queue_head(&doc->submits);
+        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+        ngx_queue_remove(q);
+        doc->nsubmits--;
+
+        ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_UNKNOWN,
+                                     "Document reloaded from the database: "
+                                     "the op was not committed");
+        ngx_http_collab_submit_free(s);
+    }
+
+    doc->retries = 0;
+}
+
+
 ngx_uint_t
 ngx_http_collab_commit_idle(ngx_http_collab_doc_t *doc)
 {
@@ -2015,11 +2037,14 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
     case NGX_HTTP_COLLAB_STORE_ALREADY_EXISTS:
     case NGX_HTTP_COLLAB_STORE_DUPLICATE:
     case NGX_HTTP_COLLAB_STORE_UNKNOWN:
+    case NGX_HTTP_COLLAB_STORE_NOT_FOUND:
 
         /*
          * Someone else committed first (a stale or lost lock, or no lock),
          * or the outcome is unknown: read what the log has, then retry;
          * our own ops, if they landed, are found there by (src, seq).
+         * The read also tells whether the copy itself is wrong (a head
+         * above the log's, or no such document: the doc's resync).
          */
 
         ngx_http_collab_commit_stats.conflicts++;
@@ -2038,6 +2063,12 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
                        doc->retries);
 
         ngx_http_collab_commit_requeue(doc);
+
+        /* the last op the copy has is read back and compared */
+        if (doc->v && doc->verify_v == 0) {
+            doc->verify_v = doc->v;
+        }
+
         ngx_http_collab_doc_catch_up(doc);
 
         if (!doc->catching_up) {

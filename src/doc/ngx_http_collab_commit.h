@@ -98,6 +98,12 @@ void ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc);
 /* the document could not be loaded: every queued submit fails */
 void ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc);
 
+/*
+ * The copy was wrong and is reloading: every queued submit fails (each
+ * was transformed, or written, against versions that may not exist).
+ */
+void ngx_http_collab_commit_reset(ngx_http_collab_doc_t *doc);
+
 /* no lock operation is pending (the document may be evicted) */
 ngx_uint_t ngx_http_collab_commit_idle(ngx_http_collab_doc_t *doc);
 

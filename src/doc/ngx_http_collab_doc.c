@@ -10,6 +10,7 @@
 #include "doc/ngx_http_collab_doc.h"
 #include "doc/ngx_http_collab_commit.h"
 #include "doc/ngx_http_collab_fanout.h"
+#include "doc/ngx_http_collab_doc_resync.h"
 #include "status/ngx_http_collab_status.h"
 #include "protocol/ngx_http_collab_src.h"
 #include "protocol/ngx_http_collab_session.h"
@@ -580,8 +581,8 @@ failed:
                   "reloading the document", doc->v, &doc->name,
                   collab_ot_strerror(rc));
 
-    ngx_http_collab_doc_reset(doc);
-    ngx_http_collab_doc_load(doc);
+    ngx_http_collab_doc_resync(doc, "a committed op does not apply at",
+                               (int64_t) doc->v);
 
     return NGX_ERROR;
 }
@@ -590,6 +591,7 @@ failed:
 void
 ngx_http_collab_doc_catch_up(ngx_http_collab_doc_t *doc)
 {
+    uint64_t                       from;
     ngx_http_collab_doc_worker_t  *w;
 
     w = &ngx_http_collab_doc_worker;
@@ -609,7 +611,16 @@ ngx_http_collab_doc_catch_up(ngx_http_collab_doc_t *doc)
     doc->catching_up = 1;
     doc->catchup_again = 0;
 
-    if (ngx_http_collab_store_ops(&doc->c, &doc->d, (int64_t) doc->v + 1, -1,
+    /* a suspect copy: the ops it has from verify_v are read back too */
+    from = doc->v + 1;
+
+    if (doc->verify_v && doc->verify_v < from) {
+        from = doc->verify_v;
+    }
+
+    doc->verify_v = 0;
+
+    if (ngx_http_collab_store_ops(&doc->c, &doc->d, (int64_t) from, -1,
                                   NGX_HTTP_COLLAB_DOC_CATCHUP,
                                   ngx_http_collab_doc_caught_up, doc)
         != NGX_OK)
@@ -619,6 +630,14 @@ ngx_http_collab_doc_catch_up(ngx_http_collab_doc_t *doc)
     }
 
     doc->refs++;
+}
+
+
+void
+ngx_http_collab_doc_reload(ngx_http_collab_doc_t *doc)
+{
+    ngx_http_collab_doc_reset(doc);
+    ngx_http_collab_doc_load(doc);
 }
 
 
@@ -1057,6 +1076,7 @@ ngx_http_collab_doc_caught_up(void *data, ngx_int_t rc,
 {
     ngx_http_collab_doc_t  *doc = data;
 
+    int64_t     head;
     ngx_uint_t  i, more;
 
     if (ngx_http_collab_doc_back(doc) != NGX_OK) {
@@ -1066,10 +1086,19 @@ ngx_http_collab_doc_caught_up(void *data, ngx_int_t rc,
     doc->catching_up = 0;
 
     more = 0;
+    head = -1;
+
+    if (ngx_http_collab_doc_resync_check(doc, rc, res) != NGX_OK) {
+        /* the copy was wrong: it is being reloaded */
+        ngx_http_collab_store_result_free(res);
+        return;
+    }
 
     if (rc == NGX_HTTP_COLLAB_STORE_OK
         && doc->state == NGX_HTTP_COLLAB_DOC_READY)
     {
+        head = res->version;
+
         for (i = 0; i < res->nops; i++) {
             if (ngx_http_collab_doc_apply_stored(doc, &res->ops[i])
                 != NGX_OK)
@@ -1086,6 +1115,10 @@ ngx_http_collab_doc_caught_up(void *data, ngx_int_t rc,
 
     if (doc->state != NGX_HTTP_COLLAB_DOC_READY) {
         return;
+    }
+
+    if (!more && !doc->catchup_again && head >= 0) {
+        ngx_http_collab_doc_resync_seen(doc, head);
     }
 
     if (more || doc->catchup_again || doc->seen_v > doc->v) {

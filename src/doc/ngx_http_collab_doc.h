@@ -121,6 +121,7 @@ struct ngx_http_collab_doc_s {
     size_t                     ring_bytes;  /* estimated memory held */
 
     uint64_t                   seen_v;      /* highest pub/sub version */
+    uint64_t                   verify_v;    /* re-read from it, 0: none */
     uint64_t                   snapshot_v;  /* last snapshot written */
 
     ngx_queue_t                subs;
@@ -234,8 +235,14 @@ ngx_int_t ngx_http_collab_doc_advance(ngx_http_collab_doc_t *doc,
     ngx_str_t *src, uint64_t seq, ngx_http_collab_frame_t *frame,
     ngx_http_collab_ws_t *acked, ngx_http_collab_frame_t *ack);
 
-/* reads the ops after the head from the database and applies them */
+/*
+ * Reads the ops after the head from the database and applies them (from
+ * doc->verify_v if set: those the copy has are compared with the ring).
+ */
 void ngx_http_collab_doc_catch_up(ngx_http_collab_doc_t *doc);
+
+/* forgets the copy and loads the document again */
+void ngx_http_collab_doc_reload(ngx_http_collab_doc_t *doc);
 
 /* sends the ring ops [from, to) to ws; NGX_DECLINED if not all held */
 ngx_int_t ngx_http_collab_doc_send_ring(ngx_http_collab_doc_t *doc,

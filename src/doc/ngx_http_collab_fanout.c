@@ -17,6 +17,7 @@
 #include "doc/ngx_http_collab_doc.h"
 #include "doc/ngx_http_collab_commit.h"
 #include "doc/ngx_http_collab_fanout.h"
+#include "doc/ngx_http_collab_doc_resync.h"
 
 
 #define NGX_HTTP_COLLAB_FANOUT_OP         'O'
@@ -293,8 +294,13 @@ ngx_http_collab_fanout_message(ngx_str_t *channel, u_char *payload,
 
     v = m->v;
 
-    if (v < doc->v || (doc->publishing && v < doc->publish_end)) {
-        /* our own op coming back, or one a catch-up already read */
+    if (v < doc->v) {
+        /* our own op coming back, one a catch-up already read, or not */
+        ngx_http_collab_doc_resync_heard(doc, v, &src, m->seq);
+        return;
+    }
+
+    if (doc->publishing && v < doc->publish_end) {
         return;
     }
 
@@ -482,13 +488,19 @@ ngx_http_collab_fanout_heads(void *data, ngx_int_t rc,
     for (i = 0; i < h->n; i++) {
         doc = h->docs[i];
 
+        /*
+         * Behind: a message was lost.  Ahead: the copy has an op no commit
+         * made, or it committed since the heads were read; the catch-up
+         * tells (ngx_http_collab_doc_resync.c).
+         */
+
         if (rc == NGX_HTTP_COLLAB_STORE_OK && i < res->nheads && !doc->gone
-            && res->heads[i] > (int64_t) doc->v)
+            && res->heads[i] != (int64_t) doc->v)
         {
-            ngx_log_debug2(NGX_LOG_DEBUG_HTTP,
+            ngx_log_debug3(NGX_LOG_DEBUG_HTTP,
                            ngx_http_collab_doc_worker.log, 0,
-                           "collab fanout: \"%V\" behind the database at "
-                           "v%uL", &doc->name, doc->v);
+                           "collab fanout: \"%V\" at v%uL, the database "
+                           "at v%L", &doc->name, doc->v, res->heads[i]);
 
             ngx_http_collab_doc_catch_up(doc);
         }
