@@ -5,9 +5,10 @@
 #
 #     bash docker/base-image.sh            # prints the image name
 #
-# The tarball is cached in build/docker/ (debootstrap is the slow part: a
-# few minutes); the import is skipped when the image already holds that
-# tarball.  With a registry, pass BASE=debian:bookworm to the builds
+# The tarball is cached in build/docker/ (debootstrap is the slow part:
+# about a minute); nothing is done when the image exists and holds that
+# tarball (or there is no tarball: a fresh clone on a machine that made
+# the image before keeps its image, and so the builds' layer cache).  With a registry, pass BASE=debian:bookworm to the builds
 # instead and skip this script.
 #
 #   MIRROR   Debian mirror (default http://deb.debian.org/debian)
@@ -21,6 +22,16 @@ mirror=${MIRROR:-http://deb.debian.org/debian}
 image=${IMAGE:-collab-base:bookworm}
 
 mkdir -p "$cache"
+
+have=$(docker image inspect -f '{{ index .Config.Labels "collab.base" }}' \
+           "$image" 2>/dev/null || true)
+# the image is there and no other tarball was made since: nothing to do
+if [ -n "$have" ] && { [ ! -s "$tarball" ] \
+                       || [ "$have" = "$(stat -c '%s-%Y' "$tarball")" ]; }
+then
+    echo "$image"
+    exit 0
+fi
 
 if [ ! -s "$tarball" ]; then
     command -v debootstrap > /dev/null \
@@ -62,11 +73,7 @@ fi
 
 # the tarball's identity, kept as a label: re-import only when it changed
 id=$(stat -c '%s-%Y' "$tarball")
-have=$(docker image inspect -f '{{ index .Config.Labels "collab.base" }}' \
-           "$image" 2>/dev/null || true)
-if [ "$have" != "$id" ]; then
-    echo "base-image: docker import $tarball as $image" >&2
-    docker import -c "LABEL collab.base=$id" -c 'CMD ["bash"]' \
-        "$tarball" "$image" > /dev/null
-fi
+echo "base-image: docker import $tarball as $image" >&2
+docker import -c "LABEL collab.base=$id" -c 'CMD ["bash"]' \
+    "$tarball" "$image" > /dev/null
 echo "$image"
