@@ -1,3 +1,5 @@
+# shellcheck shell=bash disable=SC2154,SC2034
+# (name, top: set by the sourcing script; COMPOSE, DOCKER: used by it)
 # Sourced by .ci/test-docker.sh and .ci/test-deb.sh: make sure a Docker
 # engine runs (start dockerd by hand when it does not: no systemd here),
 # or say plainly why the test is skipped.  Sets DOCKER (a client that can
