@@ -4,6 +4,8 @@
 #               nginx on 127.0.0.1:8080 and serve the editor (Ctrl-C stops)
 #   make test   install test dependencies, build, run every suite
 #   make web    build the editor into web/dist (npm ci from its lockfile)
+#   make deb    build libnginx-mod-http-collab_<version>_amd64.deb (pkg/)
+#   make test-docker  the compose stack built, run and tested (docker/)
 #
 # Everything built lands in build/ (ignored by git).
 
@@ -128,7 +130,8 @@ test-asan: module-asan web
 
 # every suite runs even when an earlier one failed; the exit status is
 # non-zero if any failed
-SUITES := test-unit test-ot test-fuzz test-nginx test-asan
+SUITES := test-unit test-ot test-fuzz test-nginx test-asan test-docker \
+          test-deb
 test: deps
 	@$(MAKE) --no-print-directory module
 	@failed=; for s in $(SUITES); do \
@@ -137,6 +140,24 @@ test: deps
 	done; \
 	if [ -n "$$failed" ]; then echo "==== FAILED:$$failed"; exit 1; fi; \
 	echo "==== all suites passed: $(SUITES)"
+
+# the compose stack (docker/): built on a debootstrapped bookworm base,
+# started, then convergence and a node killed mid-edit through the load
+# balancer; prints "skipped: <reason>" where Docker cannot run
+.PHONY: test-docker deb test-deb
+test-docker: web
+	bash .ci/test-docker.sh
+
+# the Debian package, built with dh and nginx-dev's nginx sequence from
+# pkg/debian (copied into build/deb/, see pkg/build-deb.sh); lintian's
+# report in build/deb/lintian.txt
+deb: web
+	bash pkg/build-deb.sh
+
+# the package installed with apt into a clean bookworm container:
+# nginx -t with the example configuration, one WebSocket handshake
+test-deb: deb
+	bash .ci/test-deb.sh
 
 run: deps module web
 	bash .ci/stack.sh run

@@ -3,6 +3,9 @@
 # Fast and offline when everything is already there (dpkg -s first; apt-get
 # update only when a package is missing).  Then `npm ci` in t/js when its
 # node_modules is missing or older than the lockfile.
+#
+# Extra sets by argument: `docker` (the engine, compose and debootstrap,
+# for make test-docker), `deb` (Debian's packaging tools, for make deb).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +22,13 @@ pkgs=(
 # Debian's npm package: only ask for them when the commands are missing
 command -v node > /dev/null || pkgs+=(nodejs)
 command -v npm > /dev/null || pkgs+=(npm)
+for set in "$@"; do
+    case $set in
+        docker) pkgs+=(docker.io docker-compose debootstrap iptables) ;;
+        deb)    pkgs+=(debhelper dpkg-dev fakeroot lintian) ;;
+        *)      echo "deps: unknown set $set" >&2; exit 1 ;;
+    esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
