@@ -610,10 +610,24 @@ collab_msg_check_op(collab_msg_t *msg, collab_msg_err_t *err)
         return COLLAB_MSG_INVALID;
     }
 
-    /* createClientOp(): 'op' in request, then create, then del */
+    /*
+     * createClientOp() takes 'op' in request, then create, then del; a
+     * message with more than one would be committed as something else
+     * than its sender may mean: refuse it.
+     */
 
     create = msg->field[COLLAB_MSG_F_CREATE];
     v = msg->field[COLLAB_MSG_F_DEL];
+
+    if ((msg->field[COLLAB_MSG_F_OP] != NULL)
+        + (create && !YAJL_IS_NULL(create) && !YAJL_IS_FALSE(create))
+        + (v && !YAJL_IS_NULL(v) && !YAJL_IS_FALSE(v))
+        > 1)
+    {
+        return collab_msg_fail(msg, err, COLLAB_MSG_ERR_BADLY_FORMED,
+                               "Only one of op, create and del may be "
+                               "given");
+    }
 
     if (msg->field[COLLAB_MSG_F_OP]) {
         msg->kind = COLLAB_MSG_OP_EDIT;

@@ -347,6 +347,32 @@ test_op(void)
              "op: Invalid op message");
     test_bad("{\"a\":\"op\",\"c\":\"docs\",\"d\":\"r\",\"v\":1,\"seq\":1}",
              COLLAB_MSG_ERR_BADLY_FORMED, "op: Invalid op message");
+
+    /* more than one of op, create and del: which one was meant? */
+
+    test_bad("{\"a\":\"op\",\"c\":\"docs\",\"d\":\"r\",\"v\":1,\"seq\":1,"
+             "\"op\":[1,\"x\"],\"del\":true}", COLLAB_MSG_ERR_BADLY_FORMED,
+             "op: Only one of op, create and del may be given");
+    test_bad("{\"a\":\"op\",\"c\":\"docs\",\"d\":\"r\",\"v\":0,\"seq\":1,"
+             "\"create\":{\"type\":\"text-unicode\"},\"op\":[\"x\"]}",
+             COLLAB_MSG_ERR_BADLY_FORMED,
+             "op: Only one of op, create and del may be given");
+    test_bad("{\"a\":\"op\",\"c\":\"docs\",\"d\":\"r\",\"v\":0,\"seq\":1,"
+             "\"create\":{\"type\":\"text-unicode\"},\"del\":true}",
+             COLLAB_MSG_ERR_BADLY_FORMED,
+             "op: Only one of op, create and del may be given");
+    test_bad("{\"a\":\"op\",\"c\":\"docs\",\"d\":\"r\",\"v\":1,\"seq\":1,"
+             "\"op\":null,\"create\":{\"type\":\"text-unicode\"},"
+             "\"del\":true}", COLLAB_MSG_ERR_BADLY_FORMED,
+             "op: Only one of op, create and del may be given");
+
+    /* absent by value (null, false) as in sharedb: the op alone counts */
+
+    COLLAB_CHECK(test_dec("{\"a\":\"op\",\"c\":\"docs\",\"d\":\"r\","
+                          "\"v\":2,\"seq\":4,\"op\":[1,\"x\"],"
+                          "\"create\":null,\"del\":false}")
+                 == COLLAB_MSG_OK);
+    COLLAB_CHECK(msg.kind == COLLAB_MSG_OP_EDIT);
     test_bad("{\"a\":\"op\",\"c\":\"docs\",\"d\":\"r\",\"v\":1,\"seq\":1,"
              "\"op\":null}", COLLAB_MSG_ERR_OT_BADLY_FORMED,
              "op: op must be an array");
