@@ -5,6 +5,12 @@
  * sender (through Redis when configured, so other workers and hosts get
  * it too, and this worker receives it back like everyone else), and is
  * echoed to the sender as its acknowledgement.
+ *
+ * A presence id belongs to the src that first set it on a channel, until
+ * that src clears it (p null, sent for it when its session ends): each
+ * worker keeps the owners of the channels it serves, from the one ordered
+ * stream of the channel, and drops a presence under someone else's id
+ * (the stock client would move that person's cursor).
  */
 
 #include "ngx_http_collab.h"
@@ -17,6 +23,9 @@
 
 typedef struct {
     ngx_str_node_t             sn;          /* key: ch */
+    ngx_rbtree_t               owners;      /* of ngx_http_collab_powner_t */
+    ngx_rbtree_node_t          owners_sentinel;
+    ngx_uint_t                 nowners;
     ngx_queue_t                subs;
     ngx_uint_t                 nsubs;
     ngx_uint_t                 dispatching;
@@ -25,6 +34,17 @@ typedef struct {
     unsigned                   active:1;
     unsigned                   want_request:1;
 } ngx_http_collab_pchan_t;
+
+
+/* the src a presence id on a channel belongs to */
+typedef struct {
+    ngx_str_node_t             sn;          /* key: id */
+    u_char                     src[NGX_HTTP_COLLAB_SRC_LEN];  /* public */
+} ngx_http_collab_powner_t;
+
+
+/* presence ids a channel keeps owners of (beyond: not bound, logged) */
+#define NGX_HTTP_COLLAB_PRESENCE_MAX_OWNERS  65536
 
 
 /* a session's subscription to a channel, or a presence it has set */
@@ -45,7 +65,11 @@ static void ngx_http_collab_presence_chan_done(ngx_http_collab_pchan_t *c);
 static void ngx_http_collab_presence_relay(ngx_str_t *ch, u_char *payload,
     size_t len, ngx_str_t *src);
 static void ngx_http_collab_presence_deliver(ngx_http_collab_pchan_t *c,
-    u_char *payload, size_t len, ngx_str_t *src);
+    u_char *payload, size_t len);
+static ngx_http_collab_powner_t *ngx_http_collab_presence_owner(
+    ngx_http_collab_pchan_t *c, ngx_str_t *id);
+static ngx_uint_t ngx_http_collab_presence_bind(ngx_http_collab_pchan_t *c,
+    collab_msg_t *m, ngx_str_t *src);
 static void ngx_http_collab_presence_redis(ngx_str_t *channel,
     u_char *payload, size_t len, void *data);
 static void ngx_http_collab_presence_request(ngx_str_t *ch, ngx_str_t *src);
@@ -99,12 +123,13 @@ void
 ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
     collab_msg_t *msg)
 {
-    ngx_str_t                    ch;
+    ngx_str_t                    ch, id;
     ngx_queue_t                 *q;
     collab_msg_str_t             src;
     collab_msg_enc_t            *enc;
     ngx_http_collab_psub_t      *ps;
     ngx_http_collab_pchan_t     *c;
+    ngx_http_collab_powner_t    *po;
     ngx_http_collab_loc_conf_t  *conf;
 
     enc = &ngx_http_collab_presence_enc;
@@ -129,6 +154,30 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
                                             "(collab_max_presence_channels",
                                             conf->max_presence_channels);
             return;
+        }
+
+        /* someone else's presence id: refused here, dropped everywhere */
+        c = ngx_http_collab_presence_chan(&ch, 0);
+
+        id.data = (u_char *) msg->id.data;
+        id.len = msg->id.len;
+
+        if (c) {
+            po = ngx_http_collab_presence_owner(c, &id);
+
+            if (po && ngx_memcmp(po->src, s->src_public.data,
+                                 NGX_HTTP_COLLAB_SRC_LEN) != 0)
+            {
+                ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
+                              "collab: presence \"%V\" on \"%V\" "
+                              "belongs to another src: refused", &id, &ch);
+
+                ngx_http_collab_session_error(s, msg,
+                                              COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                              "Presence id belongs to "
+                                              "another client");
+                return;
+            }
         }
 
         /* others see the public form of the sender's src */
@@ -331,6 +380,9 @@ ngx_http_collab_presence_chan(ngx_str_t *ch, ngx_uint_t create)
 
     ngx_queue_init(&c->subs);
 
+    ngx_rbtree_init(&c->owners, &c->owners_sentinel,
+                    ngx_str_rbtree_insert_value);
+
     ngx_rbtree_insert(&ngx_http_collab_presence_tree, &c->sn.node);
 
     if (ngx_http_collab_redis_enabled()
@@ -354,6 +406,8 @@ ngx_http_collab_presence_chan(ngx_str_t *ch, ngx_uint_t create)
 static void
 ngx_http_collab_presence_chan_done(ngx_http_collab_pchan_t *c)
 {
+    ngx_rbtree_node_t  *node;
+
     if (c->nsubs || c->dispatching) {
         return;
     }
@@ -365,6 +419,12 @@ ngx_http_collab_presence_chan_done(ngx_http_collab_pchan_t *c)
 
     if (c->rchannel.data) {
         ngx_free(c->rchannel.data);
+    }
+
+    while (c->owners.root != c->owners.sentinel) {
+        node = ngx_rbtree_min(c->owners.root, c->owners.sentinel);
+        ngx_rbtree_delete(&c->owners, node);
+        ngx_free(node);
     }
 
     ngx_rbtree_delete(&ngx_http_collab_presence_tree, &c->sn.node);
@@ -395,18 +455,45 @@ ngx_http_collab_presence_relay(ngx_str_t *ch, u_char *payload, size_t len,
     c = ngx_http_collab_presence_chan(ch, 0);
 
     if (c) {
-        ngx_http_collab_presence_deliver(c, payload, len, src);
+        ngx_http_collab_presence_deliver(c, payload, len);
     }
 }
 
 
 static void
 ngx_http_collab_presence_deliver(ngx_http_collab_pchan_t *c, u_char *payload,
-    size_t len, ngx_str_t *src)
+    size_t len)
 {
+    int                       rc;
+    ngx_str_t                 s, *src;
+    yajl_val                  v;
     ngx_queue_t              *q, *next;
+    collab_msg_t             *m;
+    collab_msg_err_t          err;
     ngx_http_collab_frame_t  *f;
     ngx_http_collab_psub_t   *ps;
+
+    m = &ngx_http_collab_presence_msg;
+
+    rc = collab_msg_decode((const char *) payload, len, m, &err);
+
+    src = NULL;
+
+    if (m->root) {
+        v = m->field[COLLAB_MSG_F_SRC];
+
+        if (v && YAJL_IS_STRING(v)) {
+            s.data = (u_char *) v->u.string;
+            s.len = collab_msg_strlen(v->u.string);
+            src = &s;
+        }
+    }
+
+    if (src && rc == COLLAB_MSG_OK && m->action == COLLAB_MSG_A_P
+        && !ngx_http_collab_presence_bind(c, m, src))
+    {
+        return;
+    }
 
     f = NULL;
 
@@ -453,11 +540,6 @@ ngx_http_collab_presence_redis(ngx_str_t *channel, u_char *payload,
 {
     ngx_http_collab_pchan_t  *c = data;
 
-    ngx_str_t          src, *srcp;
-    yajl_val           v;
-    collab_msg_t      *m;
-    collab_msg_err_t   err;
-
     if (payload == NULL) {
         c->active = 1;
 
@@ -469,23 +551,7 @@ ngx_http_collab_presence_redis(ngx_str_t *channel, u_char *payload,
         return;
     }
 
-    m = &ngx_http_collab_presence_msg;
-
-    (void) collab_msg_decode((const char *) payload, len, m, &err);
-
-    srcp = NULL;
-
-    if (m->root) {
-        v = m->field[COLLAB_MSG_F_SRC];
-
-        if (v && YAJL_IS_STRING(v)) {
-            src.data = (u_char *) v->u.string;
-            src.len = collab_msg_strlen(v->u.string);
-            srcp = &src;
-        }
-    }
-
-    ngx_http_collab_presence_deliver(c, payload, len, srcp);
+    ngx_http_collab_presence_deliver(c, payload, len);
 }
 
 
@@ -528,6 +594,86 @@ ngx_http_collab_presence_request(ngx_str_t *ch, ngx_str_t *src)
     if (src) {
         ngx_free(buf);
     }
+}
+
+
+static ngx_http_collab_powner_t *
+ngx_http_collab_presence_owner(ngx_http_collab_pchan_t *c, ngx_str_t *id)
+{
+    return (ngx_http_collab_powner_t *)
+               ngx_str_rbtree_lookup(&c->owners, id,
+                                     ngx_crc32_long(id->data, id->len));
+}
+
+
+/*
+ * Whether presence m from src may go to the channel's subscribers: its id
+ * is free (src takes it) or src's own (a null presence frees it).
+ */
+static ngx_uint_t
+ngx_http_collab_presence_bind(ngx_http_collab_pchan_t *c, collab_msg_t *m,
+    ngx_str_t *src)
+{
+    ngx_str_t                  id;
+    ngx_uint_t                 clear;
+    ngx_http_collab_powner_t  *po;
+
+    if (src->len != NGX_HTTP_COLLAB_SRC_LEN) {
+        return 1;
+    }
+
+    id.data = (u_char *) m->id.data;
+    id.len = m->id.len;
+
+    clear = (m->p == NULL || YAJL_IS_NULL(m->p));
+
+    po = ngx_http_collab_presence_owner(c, &id);
+
+    if (po) {
+        if (ngx_memcmp(po->src, src->data, NGX_HTTP_COLLAB_SRC_LEN) != 0) {
+            ngx_log_error(NGX_LOG_INFO, ngx_http_collab_presence_log, 0,
+                          "collab: presence \"%V\" on \"%V\" belongs to "
+                          "another src: dropped", &id, &c->sn.str);
+            return 0;
+        }
+
+        if (clear) {
+            ngx_rbtree_delete(&c->owners, &po->sn.node);
+            ngx_free(po);
+            c->nowners--;
+        }
+
+        return 1;
+    }
+
+    if (clear) {
+        return 1;
+    }
+
+    if (c->nowners >= NGX_HTTP_COLLAB_PRESENCE_MAX_OWNERS) {
+        ngx_log_error(NGX_LOG_WARN, ngx_http_collab_presence_log, 0,
+                      "collab: presence channel \"%V\" has %ui ids: "
+                      "\"%V\" is not bound to its src",
+                      &c->sn.str, c->nowners, &id);
+        return 1;
+    }
+
+    po = ngx_alloc(sizeof(ngx_http_collab_powner_t) + id.len,
+                   ngx_http_collab_presence_log);
+    if (po == NULL) {
+        return 1;
+    }
+
+    po->sn.str.data = (u_char *) (po + 1);
+    po->sn.str.len = id.len;
+    ngx_memcpy(po->sn.str.data, id.data, id.len);
+    po->sn.node.key = ngx_crc32_long(id.data, id.len);
+    ngx_memcpy(po->src, src->data, NGX_HTTP_COLLAB_SRC_LEN);
+
+    ngx_rbtree_insert(&c->owners, &po->sn.node);
+    c->nowners++;
+
+    return 1;
 }
 
 
