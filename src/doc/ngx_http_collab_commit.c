@@ -126,6 +126,8 @@ static void ngx_http_collab_commit_history(void *data, ngx_int_t rc,
 static void ngx_http_collab_commit_send(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_commit_done(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
+static void ngx_http_collab_commit_resend(ngx_http_collab_submit_t *s,
+    ngx_uint_t kind, collab_op_t *op, uint64_t v);
 static ngx_int_t ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
     ngx_http_collab_store_result_t *res);
 static void ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc);
@@ -1285,7 +1287,7 @@ ngx_http_collab_commit_prepare(ngx_http_collab_doc_t *doc,
                 if (ngx_http_collab_commit_same(&e->src, e->seq, &s->src,
                                                 s->seq))
                 {
-                    ngx_http_collab_commit_ack(doc, s, w);
+                    ngx_http_collab_commit_resend(s, e->kind, &e->op, w);
                     return NGX_HTTP_COLLAB_PREP_DONE;
                 }
             }
@@ -1485,8 +1487,8 @@ ngx_http_collab_commit_past(ngx_http_collab_submit_t *s, ngx_uint_t kind,
     const char  *code, *message;
 
     if (ngx_http_collab_commit_same(src, seq, &s->src, s->seq)) {
-        /* already committed (a resend after a reconnect): just ack it */
-        ngx_http_collab_commit_ack(s->doc, s, v);
+        /* already committed (a resend after a reconnect) */
+        ngx_http_collab_commit_resend(s, kind, op, v);
         return NGX_DONE;
     }
 
@@ -1500,6 +1502,33 @@ ngx_http_collab_commit_past(ngx_http_collab_submit_t *s, ngx_uint_t kind,
     s->tv = v + 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * s has the (src, seq) of the op committed at v: a resend, acked, if it
+ * is the same op (s->op is transformed up to v by now, as the original
+ * was); else someone else's op under that (src, seq): acking it would
+ * tell the client its text is in the document.
+ */
+static void
+ngx_http_collab_commit_resend(ngx_http_collab_submit_t *s, ngx_uint_t kind,
+    collab_op_t *op, uint64_t v)
+{
+    if (kind == s->kind
+        && (kind != NGX_HTTP_COLLAB_DOC_OP || collab_op_equal(op, &s->op)))
+    {
+        ngx_http_collab_commit_ack(s->doc, s, v);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ngx_http_collab_doc_worker.log, 0,
+                  "collab: \"%V\": seq %uL of a src differs from the op "
+                  "committed under it at v%uL", &s->doc->name, s->seq, v);
+
+    ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                 "Another op is committed under this src "
+                                 "and seq");
 }
 
 
@@ -2099,8 +2128,9 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
  * at what version its (src, seq) is committed.  If this worker has that
  * version, the entry alone is answered: acked as the resend it is (as
  * ShareDB does), or rejected if the op there is not its own.  NGX_DECLINED:
- * not known here yet, the whole batch is retried after a catch-up, which
- * then finds the op by (src, seq).
+ * not known here yet (or not plainly the same op), the whole batch is
+ * retried after a catch-up, which then finds the op by (src, seq) and
+ * compares it.
  */
 static ngx_int_t
 ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
@@ -2133,21 +2163,33 @@ ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
 
     s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
 
+    e = ngx_http_collab_doc_ring_get(doc, v);
+
+    /*
+     * s->bop went past another history than the committed op did: unless
+     * they are the same, the retry after the catch-up compares s with the
+     * op at v, transformed as the original was (commit_resend()).
+     */
+
+    if (e == NULL
+        || (ngx_http_collab_commit_same(&e->src, e->seq, &s->src, s->seq)
+            && (e->kind != s->kind
+            || (e->kind == NGX_HTTP_COLLAB_DOC_OP
+                && !collab_op_equal(&e->op, &s->bop)))))
+    {
+        return NGX_DECLINED;
+    }
+
     ngx_queue_remove(q);
     doc->nbatch--;
 
     ngx_http_collab_commit_stats.conflicts++;
 
-    e = ngx_http_collab_doc_ring_get(doc, v);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_collab_doc_worker.log, 0,
+                   "collab commit: \"%V\" entry %ui is committed at v%uL",
+                   &doc->name, res->dup_index, v);
 
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_http_collab_doc_worker.log, 0,
-                   "collab commit: \"%V\" entry %ui is committed at v%uL%s",
-                   &doc->name, res->dup_index, v,
-                   e ? "" : " (out of the ring)");
-
-    if (e == NULL || ngx_http_collab_commit_same(&e->src, e->seq, &s->src,
-                                                 s->seq))
-    {
+    if (ngx_http_collab_commit_same(&e->src, e->seq, &s->src, s->seq)) {
         ngx_http_collab_commit_ack(doc, s, v);
 
     } else {

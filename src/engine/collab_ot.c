@@ -928,3 +928,37 @@ collab_op_is_noop(const collab_op_t *op)
 {
     return op->ncomps == 0;
 }
+
+
+int
+collab_op_equal(const collab_op_t *a, const collab_op_t *b)
+{
+    size_t                   i;
+    uint32_t                 ta, tb;
+    const collab_ot_comp_t  *ca, *cb;
+
+    if (a->ncomps != b->ncomps) {
+        return 0;
+    }
+
+    for (i = 0; i < a->ncomps; i++) {
+        ca = &a->comps[i];
+        cb = &b->comps[i];
+
+        ta = ca->type == COLLAB_OT_DELETE_STR ? COLLAB_OT_DELETE : ca->type;
+        tb = cb->type == COLLAB_OT_DELETE_STR ? COLLAB_OT_DELETE : cb->type;
+
+        if (ta != tb || ca->n != cb->n) {
+            return 0;
+        }
+
+        if (ta == COLLAB_OT_INSERT
+            && (ca->len != cb->len
+                || memcmp(a->str + ca->off, b->str + cb->off, ca->len) != 0))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}

@@ -152,5 +152,11 @@ int collab_op_is_invertible(const collab_op_t *op);
 int collab_op_strip_invertible(collab_op_t *dst, const collab_op_t *op);
 int collab_op_is_noop(const collab_op_t *op);
 
+/*
+ * 1 when a and b make the same edit: a delete is compared by its length
+ * only ({d:2} and {d:"ab"} are the same edit of one document).
+ */
+int collab_op_equal(const collab_op_t *a, const collab_op_t *b);
+
 
 #endif /* _COLLAB_OT_H_INCLUDED_ */

@@ -223,6 +223,25 @@ main(void)
     COLLAB_CHECK(collab_op_strip_invertible(&r, &y) == 0
                  && same_json(&r, "[2,{\"d\":5}]"));
 
+    /* equality (dedup): a delete by its length, inserts by their text */
+
+    decode(&x, "[2,\"h\xc3\xa9\",{\"d\":2},\"b\"]");
+    decode(&y, "[2,\"h\xc3\xa9\",{\"d\":\"xy\"},\"b\"]");
+    COLLAB_CHECK(collab_op_equal(&x, &y) && collab_op_equal(&y, &x));
+    decode(&y, "[2,\"h\xc3\xa8\",{\"d\":2},\"b\"]");
+    COLLAB_CHECK(!collab_op_equal(&x, &y));
+    decode(&y, "[2,\"h\xc3\xa9\",{\"d\":3},\"b\"]");
+    COLLAB_CHECK(!collab_op_equal(&x, &y));
+    decode(&y, "[1,\"h\xc3\xa9\",{\"d\":2},\"b\"]");
+    COLLAB_CHECK(!collab_op_equal(&x, &y));
+    decode(&y, "[2,\"h\xc3\xa9\",{\"d\":2}]");
+    COLLAB_CHECK(!collab_op_equal(&x, &y));
+    decode(&y, "[2,\"h\xc3\xa9\",2,\"b\"]");
+    COLLAB_CHECK(!collab_op_equal(&x, &y));
+    decode(&x, "[]");
+    decode(&y, "[]");
+    COLLAB_CHECK(collab_op_equal(&x, &y));
+
     collab_op_free(&x);
     collab_op_free(&y);
     collab_op_free(&r);
