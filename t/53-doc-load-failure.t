@@ -155,7 +155,7 @@ is($ida2, $ida, 'A resumes its id');
 
 # one write each, back to back: they meet in one or two batches
 $wb->send_text('{"a":"op","c":"t53","d":"d","v":2,"seq":1,"op":["b"]}');
-$wa2->send_text('{"a":"op","c":"t53","d":"d","v":2,"seq":2,"op":["z"]}');
+$wa2->send_text('{"a":"op","c":"t53","d":"d","v":2,"seq":2,"op":["a"]}');
 $wb->send_text('{"a":"op","c":"t53","d":"d","v":2,"seq":2,"op":["c"]}');
 
 $r = next_text($wa2, 10);
@@ -175,12 +175,29 @@ is(scalar(grep { !/error/ } @b), 2, 'both ops of B are committed')
 
 ($r) = ask($wb, '{"a":"f","c":"t53","d":"d"}');
 like($r, qr/"data":\{"v":4,/, 'the document is at v4');
-unlike($r, qr/z/, 'the resent op was not applied twice');
+like($r, qr/"data":"[bc]*a[bc]*"/, 'the resent op was not applied twice');
+
+# another op under a committed (src, seq), at the head: refused, and an
+# op of B's in the same moment still commits
+$wa2->send_text('{"a":"op","c":"t53","d":"d","v":4,"seq":2,"op":["z"]}');
+$wb->send_text('{"a":"op","c":"t53","d":"d","v":4,"seq":3,"op":["e"]}');
+$r = next_text($wa2, 10);
+like($r, qr/"seq":2.*ERR_OP_SUBMIT_REJECTED/,
+     'another op under that (src, seq) is refused');
+my $b3 = '';
+for (1 .. 5) {
+    $b3 = next_text($wb, 10);
+    last if $b3 =~ /"seq":3/ || $b3 eq 'timeout' || $b3 eq 'eof';
+}
+unlike($b3, qr/error/, "B's op beside it commits") or diag($b3);
+($r) = ask($wb, '{"a":"f","c":"t53","d":"d"}');
+like($r, qr/"data":\{"v":5,/, 'the document is at v5, without "z"');
+unlike($r, qr/z/, 'the refused op is not in the text');
 
 my $rows = pg_query("SELECT count(*) FROM collab_ops o JOIN collab_docs d"
                     . " ON o.doc = d.id WHERE d.collection = 't53'"
                     . " AND d.name = 'd'");
-is($rows, 4, 'four ops in the log');
+is($rows, 5, 'five ops in the log');
 
 $wa2->close;
 $wb->close;

@@ -2127,10 +2127,9 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
  * A unique violation on (src, seq): the store says which batch entry and
  * at what version its (src, seq) is committed.  If this worker has that
  * version, the entry alone is answered: acked as the resend it is (as
- * ShareDB does), or rejected if the op there is not its own.  NGX_DECLINED:
- * not known here yet (or not plainly the same op), the whole batch is
- * retried after a catch-up, which then finds the op by (src, seq) and
- * compares it.
+ * ShareDB does), or rejected if the op there is not the same.
+ * NGX_DECLINED: not known here yet, the whole batch is retried after a
+ * catch-up.
  */
 static ngx_int_t
 ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
@@ -2165,18 +2164,7 @@ ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
 
     e = ngx_http_collab_doc_ring_get(doc, v);
 
-    /*
-     * s->bop went past another history than the committed op did: unless
-     * they are the same, the retry after the catch-up compares s with the
-     * op at v, transformed as the original was (commit_resend()).
-     */
-
-    if (e == NULL
-        || (ngx_http_collab_commit_same(&e->src, e->seq, &s->src, s->seq)
-            && (e->kind != s->kind
-            || (e->kind == NGX_HTTP_COLLAB_DOC_OP
-                && !collab_op_equal(&e->op, &s->bop)))))
-    {
+    if (e == NULL) {
         return NGX_DECLINED;
     }
 
@@ -2189,8 +2177,29 @@ ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
                    "collab commit: \"%V\" entry %ui is committed at v%uL",
                    &doc->name, res->dup_index, v);
 
+    /*
+     * s was made at a version after v (a resend from before v is found in
+     * the ring when it is prepared): a client that had seen its own op
+     * would not resend it, so only the very same op is acked; another op
+     * under that (src, seq) is refused, not retried (a retry meets the
+     * same duplicate again, and the batch's other ops with it).
+     */
+
     if (ngx_http_collab_commit_same(&e->src, e->seq, &s->src, s->seq)) {
-        ngx_http_collab_commit_ack(doc, s, v);
+        if (e->kind == s->kind
+            && (e->kind != NGX_HTTP_COLLAB_DOC_OP
+                || collab_op_equal(&e->op, &s->bop)))
+        {
+            ngx_http_collab_commit_ack(doc, s, v);
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, ngx_http_collab_doc_worker.log, 0,
+                          "collab: \"%V\": another op is committed under "
+                          "this src and seq at v%uL", &doc->name, v);
+            ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+                                         "Another op is committed under "
+                                         "this src and seq");
+        }
 
     } else {
         ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_SUBMIT_REJECTED,
