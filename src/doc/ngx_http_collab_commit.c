@@ -113,6 +113,8 @@ static void ngx_http_collab_commit_later(ngx_http_collab_doc_t *doc,
     ngx_msec_t ms);
 static ngx_int_t ngx_http_collab_commit_prepare(ngx_http_collab_doc_t *doc,
     ngx_http_collab_submit_t *s, ngx_uint_t n);
+static void ngx_http_collab_commit_fail_queued(ngx_http_collab_doc_t *doc,
+    const char *message);
 static ngx_uint_t ngx_http_collab_commit_too_old(ngx_http_collab_doc_t *doc,
     ngx_http_collab_submit_t *s);
 static ngx_int_t ngx_http_collab_commit_past(ngx_http_collab_submit_t *s,
@@ -706,8 +708,10 @@ ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc)
 }
 
 
-void
-ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc)
+/* every queued submit gets the error: none of them was committed */
+static void
+ngx_http_collab_commit_fail_queued(ngx_http_collab_doc_t *doc,
+    const char *message)
 {
     ngx_queue_t               *q;
     ngx_http_collab_submit_t  *s;
@@ -718,32 +722,26 @@ ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc)
         ngx_queue_remove(q);
         doc->nsubmits--;
 
-        ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_UNKNOWN,
-                                     "Database unavailable: "
-                                     "the op was not committed");
+        ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_UNKNOWN, message);
         ngx_http_collab_submit_free(s);
     }
 }
 
 
 void
+ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc)
+{
+    ngx_http_collab_commit_fail_queued(doc, "Database unavailable: "
+                                            "the op was not committed");
+}
+
+
+void
 ngx_http_collab_commit_reset(ngx_http_collab_doc_t *doc)
 {
-    ngx_queue_t               *q;
-    ngx_http_collab_submit_t  *s;
-
-    while (!ngx_queue_empty(&doc->submits)) {
-        q = ngx_queue_head(&doc->submits);
-        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
-        ngx_queue_remove(q);
-        doc->nsubmits--;
-
-        ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_UNKNOWN,
-                                     "Document reloaded from the database: "
-                                     "the op was not committed");
-        ngx_http_collab_submit_free(s);
-    }
-
+    ngx_http_collab_commit_fail_queued(doc, "Document reloaded from the "
+                                            "database: the op was not "
+                                            "committed");
     doc->retries = 0;
 }
 
