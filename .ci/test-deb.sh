@@ -61,10 +61,12 @@ nginx -c /tmp/collab/nginx.conf
 sleep 0.5
 check "the editor is served from /usr/share/collab/web" \
     bash -c 'curl -sf http://127.0.0.1:8080/ | grep -q "<title>"'
+# from the origin the example allows (collab_allowed_origins)
 check "one WebSocket handshake: 101 Switching Protocols" \
     bash -c 'curl -s -i --max-time 2 -H "Connection: Upgrade" \
         -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" \
         -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" \
+        -H "Origin: http://127.0.0.1:8080" \
         http://127.0.0.1:8080/ws | tee /dev/stderr \
         | grep -q "^HTTP/1.1 101 " '
 nginx -c /tmp/collab/nginx.conf -s quit
