@@ -180,10 +180,12 @@ collab_ot_json_has_nul(const char *p, size_t len)
 int
 collab_op_decode_json(collab_op_t *op, const char *json, size_t len)
 {
-    int                rc;
-    char               err[128];
-    yajl_val           v;
-    collab_msg_tree_t  tree;
+    int                       rc;
+    char                      err[128];
+    yajl_val                  v;
+
+    /* one arena for every call: a replay decodes many ops in a row */
+    static collab_msg_tree_t  tree;
 
     collab_op_reset(op);
 
@@ -200,7 +202,6 @@ collab_op_decode_json(collab_op_t *op, const char *json, size_t len)
      * a byte of the text at least, so its length is the bound.
      */
 
-    collab_msg_tree_init(&tree);
     tree.max_values = len + 1;
 
     switch (collab_msg_tree_parse(&tree, json, len, &v, err, sizeof(err))) {
@@ -218,7 +219,8 @@ collab_op_decode_json(collab_op_t *op, const char *json, size_t len)
         break;
     }
 
-    collab_msg_tree_free(&tree);
+    /* the arena's first chunk stays for the next call */
+    collab_msg_tree_reset(&tree);
 
     return rc;
 }

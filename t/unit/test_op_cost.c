@@ -55,6 +55,8 @@ static size_t model_apply(const char *doc, size_t len, const collab_op_t *op,
 static char *text_of(const collab_text_t *t, size_t *len);
 static void random_op(collab_op_t *op, const char *doc, size_t len,
     size_t ncomps);
+static int test_doc(size_t size, char **doc, char **out, size_t *len,
+    collab_text_t **t);
 static void test_model(void);
 static void test_oom(void);
 static void test_cost(size_t k, size_t *peak, size_t *calls);
@@ -303,6 +305,29 @@ random_op(collab_op_t *op, const char *doc, size_t len, size_t ncomps)
 }
 
 
+/* two buffers of size bytes and a random 5,000 code point document */
+
+static int
+test_doc(size_t size, char **doc, char **out, size_t *len,
+    collab_text_t **t)
+{
+    *doc = malloc(size);
+    *out = malloc(size);
+
+    if (*doc == NULL || *out == NULL) {
+        COLLAB_CHECK(0);
+        free(*doc);
+        free(*out);
+        return -1;
+    }
+
+    *len = random_text(*doc, 5000);
+    COLLAB_CHECK(collab_text_create(t, *doc, *len) == COLLAB_OT_OK);
+
+    return 0;
+}
+
+
 static void
 test_model(void)
 {
@@ -312,18 +337,11 @@ test_model(void)
     collab_op_t     op;
     collab_text_t  *t;
 
-    doc = malloc(1 << 22);
-    out = malloc(1 << 22);
-
-    if (doc == NULL || out == NULL) {
-        COLLAB_CHECK(0);
+    if (test_doc(1 << 22, &doc, &out, &len, &t) != 0) {
         return;
     }
 
     collab_op_init(&op);
-
-    len = random_text(doc, 5000);
-    COLLAB_CHECK(collab_text_create(&t, doc, len) == COLLAB_OT_OK);
 
     ok = 1;
 
@@ -381,18 +399,11 @@ test_oom(void)
     collab_op_t     op;
     collab_text_t  *t;
 
-    doc = malloc(1 << 20);
-    out = malloc(1 << 20);
-
-    if (doc == NULL || out == NULL) {
-        COLLAB_CHECK(0);
+    if (test_doc(1 << 20, &doc, &out, &len, &t) != 0) {
         return;
     }
 
     collab_op_init(&op);
-
-    len = random_text(doc, 5000);
-    COLLAB_CHECK(collab_text_create(&t, doc, len) == COLLAB_OT_OK);
 
     /* inserts of up to 15 code points, many of them splitting full leaves */
 
