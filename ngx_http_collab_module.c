@@ -21,6 +21,7 @@
 #include "doc/ngx_http_collab_doc.h"
 #include "protocol/ngx_http_collab_presence.h"
 #include "protocol/ngx_http_collab_src.h"
+#include "protocol/ngx_http_collab_src_live.h"
 
 
 static void *ngx_http_collab_create_main_conf(ngx_conf_t *cf);
@@ -521,6 +522,8 @@ ngx_http_collab_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    ngx_http_collab_src_live_init_process(cycle);
+
     return NGX_OK;
 }
 
@@ -538,6 +541,7 @@ ngx_http_collab_exit_process(ngx_cycle_t *cycle)
     /* sessions go first: closing them unlinks them from the documents */
     ngx_http_collab_ws_exit_process(cycle);
     ngx_http_collab_presence_exit_process(cycle);
+    ngx_http_collab_src_live_exit_process(cycle);
     ngx_http_collab_doc_exit_process(cycle);
     ngx_http_collab_redis_exit_process(cycle);
     ngx_http_collab_pg_exit_process(cycle);

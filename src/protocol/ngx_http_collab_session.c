@@ -4,8 +4,9 @@
  *
  *   hs            the src id: a fresh one, or the client's previous one if
  *                 it was issued to the same principal (the id carries a
- *                 digest of principal and random part); nobody else ever
- *                 sees it (ngx_http_collab_src.h)
+ *                 digest of principal and random part) and no other
+ *                 connection holds it (ngx_http_collab_src_live.h); nobody
+ *                 else ever sees it (ngx_http_collab_src.h)
  *   s, f, bs, bf  wait for the document(s) in the registry, then answer a
  *                 snapshot, or the ops since v followed by the reply; a
  *                 subscription is linked at the very moment its snapshot
@@ -48,6 +49,9 @@
 
 /* documents whose last seq a session remembers (least recently used go) */
 #define NGX_HTTP_COLLAB_SESSION_MAX_SEQS     1024
+
+/* messages a session keeps while its hs waits for Redis */
+#define NGX_HTTP_COLLAB_SESSION_MAX_HELD     64
 
 /* top-level keys echoed when a message cannot be decoded into a tree */
 #define NGX_HTTP_COLLAB_SALVAGE_KEYS         8
@@ -92,6 +96,14 @@ struct ngx_http_collab_sreq_s {
 };
 
 
+/* a message that came while the hs claim was out */
+typedef struct {
+    ngx_queue_t                queue;       /* in session->held */
+    size_t                     len;
+    u_char                     data[1];
+} ngx_http_collab_held_t;
+
+
 /* the last seq a session submitted on one document */
 typedef struct {
     ngx_str_node_t             sn;          /* key: c NUL d */
@@ -115,6 +127,14 @@ static void ngx_http_collab_session_dispatch(ngx_http_collab_session_t *s,
     collab_msg_t *msg, u_char *data, size_t len);
 static void ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
     collab_msg_t *msg);
+static void ngx_http_collab_session_claimed(ngx_int_t rc, void *data);
+static void ngx_http_collab_session_take(ngx_http_collab_session_t *s);
+static void ngx_http_collab_session_hs_reply(ngx_http_collab_session_t *s);
+static void ngx_http_collab_session_process(ngx_http_collab_ws_t *ws,
+    u_char *data, size_t len);
+static void ngx_http_collab_session_hold(ngx_http_collab_session_t *s,
+    u_char *data, size_t len);
+static void ngx_http_collab_session_drain(ngx_event_t *ev);
 static void ngx_http_collab_session_set_src(ngx_http_collab_session_t *s,
     const u_char *src);
 static void ngx_http_collab_session_docs(ngx_http_collab_session_t *s,
@@ -240,12 +260,25 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
     ngx_queue_init(&s->reqs);
     ngx_queue_init(&s->presence);
     ngx_queue_init(&s->seqs_lru);
+    ngx_queue_init(&s->held);
 
     ngx_rbtree_init(&s->seqs, &s->seqs_sentinel,
                     ngx_str_rbtree_insert_value);
 
+    s->drain.handler = ngx_http_collab_session_drain;
+    s->drain.data = s;
+    s->drain.log = ws->connection->log;
+
     /* messages before the handshake still need a src */
     ngx_http_collab_src_issue(&s->principal, src);
+
+    if (ngx_http_collab_src_live_take(src, 1, NULL, NULL, &s->live)
+        != NGX_OK)
+    {
+        ngx_free(s);
+        return NGX_ERROR;
+    }
+
     ngx_http_collab_session_set_src(s, src);
 
     ws->session = s;
@@ -256,6 +289,82 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
 
 void
 ngx_http_collab_session_message(ngx_http_collab_ws_t *ws, u_char *data,
+    size_t len)
+{
+    ngx_http_collab_session_t  *s;
+
+    s = ws->session;
+
+    if (s->claim || !ngx_queue_empty(&s->held)) {
+        /* after the hs reply, in order */
+        ngx_http_collab_session_hold(s, data, len);
+        return;
+    }
+
+    ngx_http_collab_session_process(ws, data, len);
+}
+
+
+static void
+ngx_http_collab_session_hold(ngx_http_collab_session_t *s, u_char *data,
+    size_t len)
+{
+    ngx_http_collab_held_t  *h;
+
+    if (s->nheld >= NGX_HTTP_COLLAB_SESSION_MAX_HELD) {
+        ngx_http_collab_ws_close(s->ws, 1008, "too many messages before "
+                                 "the handshake reply");
+        return;
+    }
+
+    h = ngx_alloc(sizeof(ngx_http_collab_held_t) + len,
+                  s->ws->connection->log);
+    if (h == NULL) {
+        ngx_http_collab_ws_close(s->ws, 1011, "out of memory");
+        return;
+    }
+
+    h->len = len;
+    ngx_memcpy(h->data, data, len);
+
+    ngx_queue_insert_tail(&s->held, &h->queue);
+    s->nheld++;
+}
+
+
+/* one held message per event: processing it may close the session */
+static void
+ngx_http_collab_session_drain(ngx_event_t *ev)
+{
+    ngx_queue_t                *q;
+    ngx_http_collab_held_t     *h;
+    ngx_http_collab_session_t  *s;
+
+    s = ev->data;
+
+    if (s->claim || ngx_queue_empty(&s->held)) {
+        return;
+    }
+
+    q = ngx_queue_head(&s->held);
+    ngx_queue_remove(q);
+    s->nheld--;
+
+    h = ngx_queue_data(q, ngx_http_collab_held_t, queue);
+
+    if (!ngx_queue_empty(&s->held)) {
+        /* the session deletes it if it closes meanwhile */
+        ngx_post_event(&s->drain, &ngx_posted_events);
+    }
+
+    ngx_http_collab_session_process(s->ws, h->data, h->len);
+
+    ngx_free(h);
+}
+
+
+static void
+ngx_http_collab_session_process(ngx_http_collab_ws_t *ws, u_char *data,
     size_t len)
 {
     int                         rc;
@@ -368,6 +477,24 @@ ngx_http_collab_session_close(ngx_http_collab_ws_t *ws)
     ngx_http_collab_presence_close(s);
     ngx_http_collab_session_seqs_free(s);
 
+    if (s->drain.posted) {
+        ngx_delete_posted_event(&s->drain);
+    }
+
+    while (!ngx_queue_empty(&s->held)) {
+        q = ngx_queue_head(&s->held);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_http_collab_held_t, queue));
+    }
+
+    if (s->claim) {
+        ngx_http_collab_src_live_release(s->claim);
+    }
+
+    if (s->live) {
+        ngx_http_collab_src_live_release(s->live);
+    }
+
     ngx_free(s);
 }
 
@@ -459,34 +586,95 @@ static void
 ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
     collab_msg_t *msg)
 {
-    u_char            src[NGX_HTTP_COLLAB_SRC_LEN];
-    collab_msg_str_t  id;
+    ngx_int_t  rc;
 
     /*
      * A reconnecting client keeps its id (its resent ops are then found
-     * by (src, seq)) only if the id was issued to the same principal.
+     * by (src, seq)) only if the id was issued to the same principal and
+     * no other connection holds it: else it keeps the fresh src it has,
+     * which the stock client takes as its new id.
      */
 
-    if (msg->id.data && msg->id.len == NGX_HTTP_COLLAB_SRC_LEN) {
+    if (msg->id.data && msg->id.len == NGX_HTTP_COLLAB_SRC_LEN
+        && ngx_memcmp(s->src_buf, msg->id.data, NGX_HTTP_COLLAB_SRC_LEN) != 0
+        && ngx_http_collab_src_valid(&s->principal,
+                                     (const u_char *) msg->id.data,
+                                     msg->id.len))
+    {
+        rc = ngx_http_collab_src_live_take((const u_char *) msg->id.data, 0,
+                                           ngx_http_collab_session_claimed,
+                                           s, &s->claim);
+        switch (rc) {
 
-        if (ngx_http_collab_src_valid(&s->principal,
-                                      (const u_char *) msg->id.data,
-                                      msg->id.len))
-        {
-            if (ngx_memcmp(s->src_buf, msg->id.data, NGX_HTTP_COLLAB_SRC_LEN)
-                != 0)
-            {
-                /* another src: its seqs are not those seen so far */
-                ngx_http_collab_session_seqs_free(s);
-            }
+        case NGX_OK:
+            ngx_http_collab_session_take(s);
+            break;
 
-            ngx_http_collab_session_set_src(s, (const u_char *) msg->id.data);
+        case NGX_AGAIN:
+            /* the reply follows the claim */
+            return;
 
-        } else {
-            ngx_http_collab_src_issue(&s->principal, src);
-            ngx_http_collab_session_set_src(s, src);
+        case NGX_BUSY:
+            ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
+                          "collab: hs asks for the src of a live "
+                          "connection: a fresh one is given");
+            break;
+
+        default:
+            ngx_http_collab_ws_close(s->ws, 1011, "internal error");
+            return;
         }
     }
+
+    ngx_http_collab_session_hs_reply(s);
+}
+
+
+/* the outcome of an hs claim that asked Redis */
+static void
+ngx_http_collab_session_claimed(ngx_int_t rc, void *data)
+{
+    ngx_http_collab_session_t  *s = data;
+
+    if (rc == NGX_OK) {
+        ngx_http_collab_session_take(s);
+
+    } else {
+        s->claim = NULL;
+
+        ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
+                      "collab: hs asks for a src live on another worker: "
+                      "a fresh one is given");
+    }
+
+    if (!ngx_queue_empty(&s->held)) {
+        ngx_post_event(&s->drain, &ngx_posted_events);
+    }
+
+    ngx_http_collab_session_hs_reply(s);
+}
+
+
+/* the claimed src becomes the session's */
+static void
+ngx_http_collab_session_take(ngx_http_collab_session_t *s)
+{
+    ngx_http_collab_src_live_release(s->live);
+
+    s->live = s->claim;
+    s->claim = NULL;
+
+    /* another src: its seqs are not those seen so far */
+    ngx_http_collab_session_seqs_free(s);
+
+    ngx_http_collab_session_set_src(s, ngx_http_collab_src_live_src(s->live));
+}
+
+
+static void
+ngx_http_collab_session_hs_reply(ngx_http_collab_session_t *s)
+{
+    collab_msg_str_t  id;
 
     id.data = (const char *) s->src.data;
     id.len = s->src.len;

@@ -12,6 +12,7 @@
 #include "ngx_http_collab.h"
 #include "ws/ngx_http_collab_ws.h"
 #include "protocol/ngx_http_collab_src.h"
+#include "protocol/ngx_http_collab_src_live.h"
 
 
 /* sharedb's code for refused reads: subscriptions over the limit */
@@ -28,6 +29,18 @@ typedef struct {
 
     /* who is connected: empty for anonymous (set by the auth layer) */
     ngx_str_t                  principal;
+
+    /*
+     * src is held live while the session lasts; claim is the previous src
+     * an hs asked for, while Redis says whether it is live elsewhere.
+     * Messages that come meanwhile wait in held, in order, and are
+     * processed one per event (drain) after the hs reply.
+     */
+    ngx_http_collab_src_live_t *live;
+    ngx_http_collab_src_live_t *claim;
+    ngx_queue_t                held;
+    ngx_uint_t                 nheld;
+    ngx_event_t                drain;
 
     ngx_queue_t                subs;        /* ngx_http_collab_doc_sub_t */
     ngx_queue_t                submits;     /* ops waiting for commit */
