@@ -312,3 +312,48 @@ C.main(async () => {
 }, { timeout: 20000 });
 --- no_error_log
 [crit]
+
+
+
+=== TEST 5: a reload gives the srcs back: clients reconnecting to the new workers keep their ids
+--- workers: 2
+--- node
+const C = require(process.cwd() + '/lib/collab-client');
+const fs = require('fs');
+const path = require('path');
+const url = process.env.COLLAB_WS_URL;
+const c = 't55';
+const d = 'reload';
+
+C.main(async () => {
+  const clients = [];
+  for (let i = 0; i < 6; i++) {
+    clients.push(await C.Client.open(url, { name: `r${i}`, reconnect: true,
+                                            backoff: [20, 60] }));
+  }
+  const ids = clients.map((x) => x.id);
+  const d0 = clients[0].doc(c, d);
+  await C.within(C.create(d0, '', C.URI), 5000, 'create');
+
+  C.stage('reload (SIGHUP): every socket gets 1001 and reconnects');
+  const pidFile = path.join(path.dirname(process.argv[1]), 'logs/nginx.pid');
+  const master = Number(fs.readFileSync(pidFile, 'utf8'));
+  const before = clients.map((x) => x.sockets);
+  process.kill(master, 'SIGHUP');
+  await C.waitFor(() => clients.every((x, i) => x.sockets > before[i]
+                                                && x.state === 'connected'),
+                  10000, 'every client reconnected',
+                  () => clients.map((x) => `${x.sockets} ${x.state}`));
+  C.eq(clients.map((x) => x.id), ids, 'every client kept its id');
+  for (const x of clients) {
+    const dx = x.doc(c, d);
+    await C.within(C.subscribe(dx), 5000, `${x.name} subscribes`);
+    await C.within(C.submit(dx, [x.name]), 5000, `${x.name} submits`);
+  }
+  const rows = await C.opLog(c, d);
+  C.eq(rows.slice(1).map((r) => r.src).sort(), [...ids].sort(),
+       'their ops are committed under their srcs');
+  clients.forEach((x) => x.close());
+}, { timeout: 30000 });
+--- no_error_log
+[crit]

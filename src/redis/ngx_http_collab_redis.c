@@ -205,6 +205,7 @@ ngx_http_collab_redis_init_process(ngx_cycle_t *cycle,
 void
 ngx_http_collab_redis_exit_process(ngx_cycle_t *cycle)
 {
+    int                              done;
     ngx_uint_t                       i;
     redisAsyncContext               *ac;
     ngx_http_collab_redis_conn_t    *conn;
@@ -230,6 +231,17 @@ ngx_http_collab_redis_exit_process(ngx_cycle_t *cycle)
         }
 
         ac = conn->ac;
+
+        if (ac && conn->state == NGX_HTTP_COLLAB_REDIS_UP) {
+            /*
+             * One non-blocking write of what is queued (the DELs of the
+             * srcs of sessions that just closed, so that their clients
+             * get them back at once on the next workers); on the context
+             * itself, which the async layer would free on an error.
+             */
+            (void) redisBufferWrite(&ac->c, &done);
+        }
+
         conn->ac = NULL;
         conn->state = NGX_HTTP_COLLAB_REDIS_DOWN;
 
