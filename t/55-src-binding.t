@@ -68,7 +68,7 @@ C.main(async () => {
   C.stage('a drops and reconnects: it keeps its id');
   a.drop();
   await C.waitFor(() => a.state === 'disconnected', 5000, 'a notices');
-  await C.delay(100);
+  // at once: the hs claim waits a little for the old socket's release
   a.reconnect();
   await a.connected(5000);
   C.eq(a.id, src, 'the reconnected client keeps its src');

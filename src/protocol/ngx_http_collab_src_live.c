@@ -20,6 +20,13 @@
 #define NGX_HTTP_COLLAB_SRC_LIVE_TTL      30000
 #define NGX_HTTP_COLLAB_SRC_LIVE_REFRESH  (NGX_HTTP_COLLAB_SRC_LIVE_TTL / 3)
 
+/*
+ * A claim Redis refuses is asked again a few times, this many ms apart:
+ * the connection a client just left may not have reached its DEL yet.
+ */
+#define NGX_HTTP_COLLAB_SRC_LIVE_RETRIES  3
+#define NGX_HTTP_COLLAB_SRC_LIVE_WAIT     100
+
 
 struct ngx_http_collab_src_live_s {
     ngx_str_node_t                sn;       /* key: the src, in the tree */
@@ -27,6 +34,8 @@ struct ngx_http_collab_src_live_s {
     ngx_str_t                     key;      /* <prefix>src:<src>, heap */
     ngx_http_collab_src_live_pt   handler;  /* a claim waiting for Redis */
     void                         *data;
+    ngx_event_t                   retry;
+    ngx_uint_t                    tries;
     u_char                        src[NGX_HTTP_COLLAB_SRC_LEN];
     unsigned                      waiting:1;   /* SET NX is out */
     unsigned                      released:1;  /* while it was out */
@@ -38,6 +47,7 @@ static ngx_int_t ngx_http_collab_src_live_set(
     ngx_http_collab_src_live_t *live, ngx_uint_t nx);
 static void ngx_http_collab_src_live_set_done(redisReply *reply,
     void *data);
+static void ngx_http_collab_src_live_retry(ngx_event_t *ev);
 static void ngx_http_collab_src_live_free(ngx_http_collab_src_live_t *live);
 static void ngx_http_collab_src_live_refresh(ngx_event_t *ev);
 
@@ -141,6 +151,11 @@ ngx_http_collab_src_live_take(const u_char *src, ngx_uint_t fresh,
     live->handler = handler;
     live->data = data;
 
+    live->retry.handler = ngx_http_collab_src_live_retry;
+    live->retry.data = live;
+    live->retry.log = ngx_http_collab_src_live_log;
+    live->retry.cancelable = 1;
+
     return NGX_AGAIN;
 }
 
@@ -152,6 +167,10 @@ ngx_http_collab_src_live_release(ngx_http_collab_src_live_t *live)
     ngx_queue_remove(&live->queue);
 
     live->handler = NULL;
+
+    if (live->retry.timer_set) {
+        ngx_del_timer(&live->retry);
+    }
 
     if (live->waiting) {
         /* the reply frees it */
@@ -246,6 +265,14 @@ ngx_http_collab_src_live_set_done(redisReply *r, void *data)
     hdata = live->data;
     live->handler = NULL;
 
+    if (rc == NGX_BUSY && handler
+        && live->tries++ < NGX_HTTP_COLLAB_SRC_LIVE_RETRIES)
+    {
+        live->handler = handler;
+        ngx_add_timer(&live->retry, NGX_HTTP_COLLAB_SRC_LIVE_WAIT);
+        return;
+    }
+
     if (rc == NGX_BUSY) {
         if (handler == NULL) {
             /* a refresh found it taken after Redis lost it: keep it */
@@ -261,6 +288,28 @@ ngx_http_collab_src_live_set_done(redisReply *r, void *data)
     if (handler) {
         handler(rc, hdata);
     }
+}
+
+
+static void
+ngx_http_collab_src_live_retry(ngx_event_t *ev)
+{
+    void                         *data;
+    ngx_http_collab_src_live_t   *live;
+    ngx_http_collab_src_live_pt   handler;
+
+    live = ev->data;
+
+    if (ngx_http_collab_src_live_set(live, 1) == NGX_OK) {
+        return;
+    }
+
+    /* Redis went away meanwhile: the tree decided */
+    handler = live->handler;
+    data = live->data;
+    live->handler = NULL;
+
+    handler(NGX_OK, data);
 }
 
 
