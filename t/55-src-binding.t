@@ -207,6 +207,11 @@ C.main(async () => {
   await sub(po, 'o');
 
   const seen = [];
+  const wire = [];
+  o.conn.on('receive', (req) => {
+    const m = req.data;
+    if (m && m.a === 'p' && m.id === 'cursor-a') wire.push(m);
+  });
   po.on('receive', (id, v) => { if (id === 'cursor-a') seen.push(v); });
   const sees = (want, what) => C.waitFor(
     () => JSON.stringify(po.remotePresences['cursor-a'])
@@ -220,8 +225,9 @@ C.main(async () => {
   await sees([1, 2], 'o sees a\'s cursor');
 
   C.stage('raw sockets on each worker send presence under a\'s id');
+  // what the stock client sends; closing the socket then clears it (null)
   const hijack = { a: 'p', ch, id: 'cursor-a', p: [8, 9], pv: 1000, c, d,
-                   v: da.version };
+                   v: da.version, t: C.URI };
   const replies = [];
   for (const [pid, subscribed] of [[wa, true], [wo, true], [wx, false]]) {
     const h = await rawOn(pid);
@@ -234,7 +240,10 @@ C.main(async () => {
   await C.delay(300);
   C.eq(po.remotePresences['cursor-a'], [1, 2], 'o still sees a\'s cursor');
   C.check(seen.every((v) => JSON.stringify(v) === '[1,2]'),
-          'o never received another cursor-a (a may resend its own)', seen);
+          'o never saw another cursor-a (a may resend its own)', seen);
+  C.check(wire.every((m) => m.src === wire[0].src),
+          'o\'s socket got cursor-a from a only',
+          wire.map((m) => [m.src, m.p]));
   for (const [pid, subscribed, rep] of replies) {
     // a worker that knows the channel refuses at once; the others drop it
     if (subscribed) {
