@@ -366,3 +366,47 @@ C.main(async () => {
 }, { timeout: 30000 });
 --- no_error_log
 [crit]
+
+
+
+=== TEST 6: the clients of a worker killed with -9 keep their srcs on the next workers, and their in-flight ops
+--- workers: 2
+--- node
+const C = require(process.cwd() + '/lib/collab-client');
+const url = process.env.COLLAB_WS_URL;
+const c = 't55';
+const d = 'kill';
+
+C.main(async () => {
+  const pairs = await C.clientsOnDistinctWorkers(url, 2, { reconnect: true,
+                                                           backoff: [20, 60] });
+  const [{ pid: victim, client: a }, { client: b }] = pairs;
+  const da = a.doc(c, d);
+  const db = b.doc(c, d);
+  await C.within(C.create(da, '', C.URI), 5000, 'create');
+  await C.within(C.subscribe(da), 5000, 'a subscribes');
+  await C.within(C.subscribe(db), 5000, 'b subscribes');
+  const src = a.id;
+
+  C.stage('kill -9 a\'s worker with an op of a in flight');
+  const acked = C.submit(da, ['A']);
+  await C.tick();
+  process.kill(victim, 'SIGKILL');
+  await C.waitFor(() => a.sockets > 1 && a.state === 'connected', 10000,
+                  'a reconnects', () => `${a.sockets} ${a.state}`);
+  C.eq(a.id, src, 'a keeps its src');
+  await C.within(acked, 5000, 'a\'s op is acked');
+  await C.within(C.submit(da, [1, 'B']), 5000, 'a edits on');
+  await C.converge([da, db], 5000, 'a and b converge',
+                   () => C.headVersion(c, d));
+  const rows = await C.opLog(c, d);
+  C.eq(rows.map((x) => x.src), [src, src, src], 'a\'s ops under its src');
+  C.eq(C.replay(rows, d).text, 'AB', 'each op once');
+  a.close();
+  b.close();
+}, { timeout: 30000 });
+--- error_log
+exited on signal 9
+was held by a worker that is gone
+--- no_error_log
+[crit]

@@ -2,11 +2,14 @@
  * Live srcs (see ngx_http_collab_src_live.h).
  *
  * The Redis key is set NX PX on the command connection and its value is
- * the holder's pid (for an operator reading Redis).  It is set again (PX,
- * without NX, so that a key Redis lost comes back) every TTL/3 and
- * released with a plain DEL, all on that one connection, in order: the
- * key can only be someone else's after this worker failed to refresh it
- * for a whole TTL.  A claim released while its SET NX is out stays
+ * the holder's host name and pid: a claim that finds the key held by a
+ * worker of this host that is gone (kill -9, a crash) takes it over at
+ * once instead of waiting for the TTL, so that the clients of a dead
+ * worker keep their srcs (and their in-flight ops) on the next ones.  It
+ * is set again (PX, without NX, so that a key Redis lost comes back)
+ * every TTL/3 and released with a plain DEL, all on that one connection,
+ * in order: the key can only be someone else's after this worker failed
+ * to refresh it for a whole TTL.  A claim released while its SET NX is out stays
  * allocated until the reply, which then gives back what it gained (a DEL
  * sent earlier could delete the key of the live holder that refused it).
  */
@@ -16,7 +19,7 @@
 #include "protocol/ngx_http_collab_src_live.h"
 
 
-/* ms a worker that died keeps its srcs live */
+/* ms a worker of another host that died keeps its srcs live */
 #define NGX_HTTP_COLLAB_SRC_LIVE_TTL      30000
 #define NGX_HTTP_COLLAB_SRC_LIVE_REFRESH  (NGX_HTTP_COLLAB_SRC_LIVE_TTL / 3)
 
@@ -47,6 +50,12 @@ static ngx_int_t ngx_http_collab_src_live_set(
     ngx_http_collab_src_live_t *live, ngx_uint_t nx);
 static void ngx_http_collab_src_live_set_done(redisReply *reply,
     void *data);
+static void ngx_http_collab_src_live_refused(ngx_http_collab_src_live_t *live);
+static void ngx_http_collab_src_live_get_done(redisReply *reply,
+    void *data);
+static ngx_uint_t ngx_http_collab_src_live_stale(redisReply *r);
+static void ngx_http_collab_src_live_answer(ngx_http_collab_src_live_t *live,
+    ngx_int_t rc);
 static void ngx_http_collab_src_live_retry(ngx_event_t *ev);
 static void ngx_http_collab_src_live_free(ngx_http_collab_src_live_t *live);
 static void ngx_http_collab_src_live_refresh(ngx_event_t *ev);
@@ -59,6 +68,11 @@ static ngx_event_t        ngx_http_collab_src_live_timer;
 static ngx_connection_t   ngx_http_collab_src_live_conn;
 static ngx_log_t         *ngx_http_collab_src_live_log;
 
+/* "<host name> <pid>": the value of this worker's keys */
+static u_char             ngx_http_collab_src_live_me[NGX_MAXHOSTNAMELEN
+                                                      + NGX_INT64_LEN + 2];
+static size_t             ngx_http_collab_src_live_me_len;
+
 
 void
 ngx_http_collab_src_live_init_process(ngx_cycle_t *cycle)
@@ -69,6 +83,12 @@ ngx_http_collab_src_live_init_process(ngx_cycle_t *cycle)
     ngx_queue_init(&ngx_http_collab_src_live_all);
 
     ngx_http_collab_src_live_log = cycle->log;
+
+    ngx_http_collab_src_live_me_len =
+        ngx_snprintf(ngx_http_collab_src_live_me,
+                     sizeof(ngx_http_collab_src_live_me), "%V %P",
+                     &cycle->hostname, ngx_pid)
+        - ngx_http_collab_src_live_me;
 
     ngx_memzero(&ngx_http_collab_src_live_timer, sizeof(ngx_event_t));
     ngx_http_collab_src_live_conn.fd = (ngx_socket_t) -1;
@@ -196,7 +216,7 @@ ngx_http_collab_src_live_src(ngx_http_collab_src_live_t *live)
 static ngx_int_t
 ngx_http_collab_src_live_set(ngx_http_collab_src_live_t *live, ngx_uint_t nx)
 {
-    u_char       pid[NGX_INT64_LEN], ttl[NGX_INT_T_LEN];
+    u_char       ttl[NGX_INT_T_LEN];
     size_t       argvlen[6];
     const char  *argv[6];
 
@@ -204,8 +224,8 @@ ngx_http_collab_src_live_set(ngx_http_collab_src_live_t *live, ngx_uint_t nx)
     argvlen[0] = 3;
     argv[1] = (const char *) live->key.data;
     argvlen[1] = live->key.len;
-    argv[2] = (const char *) pid;
-    argvlen[2] = ngx_sprintf(pid, "%P", ngx_pid) - pid;
+    argv[2] = (const char *) ngx_http_collab_src_live_me;
+    argvlen[2] = ngx_http_collab_src_live_me_len;
     argv[3] = "PX";
     argvlen[3] = 2;
     argv[4] = (const char *) ttl;
@@ -235,9 +255,7 @@ ngx_http_collab_src_live_set_done(redisReply *r, void *data)
 {
     ngx_http_collab_src_live_t  *live = data;
 
-    void                         *hdata;
-    ngx_int_t                     rc;
-    ngx_http_collab_src_live_pt   handler;
+    ngx_int_t  rc;
 
     live->waiting = 0;
 
@@ -261,20 +279,8 @@ ngx_http_collab_src_live_set_done(redisReply *r, void *data)
         return;
     }
 
-    handler = live->handler;
-    hdata = live->data;
-    live->handler = NULL;
-
-    if (rc == NGX_BUSY && handler
-        && live->tries++ < NGX_HTTP_COLLAB_SRC_LIVE_RETRIES)
-    {
-        live->handler = handler;
-        ngx_add_timer(&live->retry, NGX_HTTP_COLLAB_SRC_LIVE_WAIT);
-        return;
-    }
-
     if (rc == NGX_BUSY) {
-        if (handler == NULL) {
+        if (live->handler == NULL) {
             /* a refresh found it taken after Redis lost it: keep it */
             ngx_log_error(NGX_LOG_INFO, ngx_http_collab_src_live_log, 0,
                           "collab: redis \"%V\" is held elsewhere too",
@@ -282,34 +288,156 @@ ngx_http_collab_src_live_set_done(redisReply *r, void *data)
             return;
         }
 
+        ngx_http_collab_src_live_refused(live);
+        return;
+    }
+
+    ngx_http_collab_src_live_answer(live, rc);
+}
+
+
+/* SET NX found the key: whose is it? */
+static void
+ngx_http_collab_src_live_refused(ngx_http_collab_src_live_t *live)
+{
+    size_t       argvlen[2];
+    const char  *argv[2];
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) live->key.data;
+    argvlen[1] = live->key.len;
+
+    if (ngx_http_collab_redis_command(2, argv, argvlen,
+                                      ngx_http_collab_src_live_get_done, live)
+        == NGX_OK)
+    {
+        live->waiting = 1;
+        return;
+    }
+
+    /* Redis went away meanwhile: the tree decided */
+    ngx_http_collab_src_live_answer(live, NGX_OK);
+}
+
+
+static void
+ngx_http_collab_src_live_get_done(redisReply *r, void *data)
+{
+    ngx_http_collab_src_live_t  *live = data;
+
+    live->waiting = 0;
+
+    if (live->released) {
+        ngx_http_collab_src_live_free(live);
+        return;
+    }
+
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        /* no answer: the tree decided */
+        ngx_http_collab_src_live_answer(live, NGX_OK);
+        return;
+    }
+
+    if (r->type == REDIS_REPLY_NIL) {
+        /* released meanwhile */
+        if (ngx_http_collab_src_live_set(live, 1) != NGX_OK) {
+            ngx_http_collab_src_live_answer(live, NGX_OK);
+        }
+
+        return;
+    }
+
+    if (ngx_http_collab_src_live_stale(r)) {
+        ngx_log_error(NGX_LOG_INFO, ngx_http_collab_src_live_log, 0,
+                      "collab: redis \"%V\" was held by a worker that is "
+                      "gone (%*s): taken over", &live->key, r->len, r->str);
+
+        /* before any DEL of ours on the same connection */
+        (void) ngx_http_collab_src_live_set(live, 0);
+        live->in_redis = 1;
+
+        ngx_http_collab_src_live_answer(live, NGX_OK);
+        return;
+    }
+
+    if (live->tries++ < NGX_HTTP_COLLAB_SRC_LIVE_RETRIES) {
+        ngx_add_timer(&live->retry, NGX_HTTP_COLLAB_SRC_LIVE_WAIT);
+        return;
+    }
+
+    ngx_http_collab_src_live_answer(live, NGX_BUSY);
+}
+
+
+/* a value "<host> <pid>" naming a process of this host that is gone */
+static ngx_uint_t
+ngx_http_collab_src_live_stale(redisReply *r)
+{
+    u_char     *sp, *end;
+    ngx_int_t   pid;
+    ngx_str_t   host;
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        return 0;
+    }
+
+    end = (u_char *) r->str + r->len;
+    sp = ngx_strlchr((u_char *) r->str, end, ' ');
+    host = ngx_cycle->hostname;
+
+    if (sp == NULL || (size_t) (sp - (u_char *) r->str) != host.len
+        || ngx_strncmp(r->str, host.data, host.len) != 0)
+    {
+        return 0;
+    }
+
+    pid = ngx_atoi(sp + 1, end - sp - 1);
+
+    if (pid <= 0) {
+        return 0;
+    }
+
+    return (ngx_pid_t) pid != ngx_pid && kill((ngx_pid_t) pid, 0) == -1
+           && ngx_errno == NGX_ESRCH;
+}
+
+
+/* the claim's outcome to its owner; a refused claim is freed first */
+static void
+ngx_http_collab_src_live_answer(ngx_http_collab_src_live_t *live,
+    ngx_int_t rc)
+{
+    void                         *data;
+    ngx_http_collab_src_live_pt   handler;
+
+    handler = live->handler;
+    data = live->data;
+    live->handler = NULL;
+
+    if (handler == NULL) {
+        return;
+    }
+
+    if (rc == NGX_BUSY) {
         ngx_http_collab_src_live_release(live);
     }
 
-    if (handler) {
-        handler(rc, hdata);
-    }
+    handler(rc, data);
 }
 
 
 static void
 ngx_http_collab_src_live_retry(ngx_event_t *ev)
 {
-    void                         *data;
-    ngx_http_collab_src_live_t   *live;
-    ngx_http_collab_src_live_pt   handler;
+    ngx_http_collab_src_live_t  *live;
 
     live = ev->data;
 
-    if (ngx_http_collab_src_live_set(live, 1) == NGX_OK) {
-        return;
+    if (ngx_http_collab_src_live_set(live, 1) != NGX_OK) {
+        /* Redis went away meanwhile: the tree decided */
+        ngx_http_collab_src_live_answer(live, NGX_OK);
     }
-
-    /* Redis went away meanwhile: the tree decided */
-    handler = live->handler;
-    data = live->data;
-    live->handler = NULL;
-
-    handler(NGX_OK, data);
 }
 
 
