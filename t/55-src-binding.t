@@ -1,8 +1,9 @@
 # What binds to a client: its src is live on one socket at a time (a second
 # socket asking for it in hs gets a fresh id, on any worker; the owner gets
-# it back once it left), an op under a committed (src, seq) is acked only if
-# it is that op, a presence id belongs to the src that first set it, and an
-# op message carries one of op, create and del.
+# it back once it left, after a reload, and after its worker was killed),
+# an op under a committed (src, seq) is acked only if it is that op, a
+# presence id belongs to the src that first set it, and an op message
+# carries one of op, create and del.
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
 
