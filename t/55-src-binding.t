@@ -3,7 +3,8 @@
 # it back once it left, after a reload, and after its worker was killed),
 # an op under a committed (src, seq) is acked only if it is that op, a
 # presence id belongs to the src that first set it, and an op message
-# carries one of op, create and del.
+# carries one of op, create and del.  Messages sent during an hs that waits
+# for Redis are answered after it.
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
 
@@ -409,5 +410,47 @@ C.main(async () => {
 --- error_log
 exited on signal 9
 was held by a worker that is gone
+--- no_error_log
+[crit]
+
+
+
+=== TEST 7: messages sent right after an hs that claims a src wait for its reply and keep their order
+--- node
+const C = require(process.cwd() + '/lib/collab-client');
+const url = process.env.COLLAB_WS_URL;
+const c = 't55';
+const d = 'held';
+
+C.main(async () => {
+  const w = await C.RawClient.open(url);
+  const src = w.id;
+  w.close();
+  await C.delay(100);
+
+  const r = new C.RawClient(url);
+  await C.within(new Promise((res) => r.ws.once('open', res)), 5000, 'open');
+  r.send({ a: 'hs', id: src, protocol: 1, protocolMinor: 2 });
+  r.send({ a: 's', c, d });
+  r.send({ a: 'op', c, d, v: 0, seq: 1,
+           create: { type: 'text-unicode', data: 'x' } });
+  r.send({ a: 'op', c, d, v: 1, seq: 2, op: [1, 'y'] });
+  r.send({ a: 'pp' });
+  const ack = await r.next((m) => m.a === 'op' && m.seq === 2, 5000,
+                           'the ack of the second op');
+  await r.next((m) => m.a === 'pp', 5000, 'the ping reply');
+  const all = r.queue.concat(ack);
+  C.eq(all[0].a, 'hs', 'the hs reply comes first');
+  C.eq(all[0].id, src, 'the src is taken back');
+  const acks = all.filter((m) => m.a === 'op');
+  C.eq(acks.map((m) => [m.seq, m.src, m.error || null]),
+       [[1, src, null], [2, src, null]], 'the ops are acked under it, '
+       + 'in order');
+  C.check(all.some((m) => m.a === 's' && !m.error), 'the subscribe reply',
+          all);
+  const rows = await C.opLog(c, d);
+  C.eq(rows.map((x) => x.src), [src, src], 'the op log');
+  r.close();
+}, { timeout: 20000 });
 --- no_error_log
 [crit]

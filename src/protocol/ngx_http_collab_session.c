@@ -337,6 +337,7 @@ static void
 ngx_http_collab_session_drain(ngx_event_t *ev)
 {
     ngx_queue_t                *q;
+    ngx_http_collab_ws_t       *ws;
     ngx_http_collab_held_t     *h;
     ngx_http_collab_session_t  *s;
 
@@ -352,14 +353,25 @@ ngx_http_collab_session_drain(ngx_event_t *ev)
 
     h = ngx_queue_data(q, ngx_http_collab_held_t, queue);
 
+    ws = s->ws;
+
+    if (ngx_http_collab_ws_enter(ws) != NGX_OK) {
+        /* closing: the session frees the rest */
+        ngx_free(h);
+        return;
+    }
+
     if (!ngx_queue_empty(&s->held)) {
         /* the session deletes it if it closes meanwhile */
         ngx_post_event(&s->drain, &ngx_posted_events);
     }
 
-    ngx_http_collab_session_process(s->ws, h->data, h->len);
+    ngx_http_collab_session_process(ws, h->data, h->len);
 
     ngx_free(h);
+
+    /* s may be gone from here on */
+    ngx_http_collab_ws_leave(ws);
 }
 
 
@@ -636,6 +648,8 @@ ngx_http_collab_session_claimed(ngx_int_t rc, void *data)
 {
     ngx_http_collab_session_t  *s = data;
 
+    ngx_http_collab_ws_t  *ws;
+
     if (rc == NGX_OK) {
         ngx_http_collab_session_take(s);
 
@@ -647,11 +661,20 @@ ngx_http_collab_session_claimed(ngx_int_t rc, void *data)
                       "a fresh one is given");
     }
 
+    ws = s->ws;
+
+    if (ngx_http_collab_ws_enter(ws) != NGX_OK) {
+        /* closing: nobody to answer */
+        return;
+    }
+
     if (!ngx_queue_empty(&s->held)) {
         ngx_post_event(&s->drain, &ngx_posted_events);
     }
 
     ngx_http_collab_session_hs_reply(s);
+
+    ngx_http_collab_ws_leave(ws);
 }
 
 

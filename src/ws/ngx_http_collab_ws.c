@@ -1124,6 +1124,42 @@ ngx_http_collab_ws_fail(ngx_http_collab_ws_ctx_t *ctx, ngx_uint_t code,
 }
 
 
+ngx_int_t
+ngx_http_collab_ws_enter(ngx_http_collab_ws_t *ws)
+{
+    ngx_http_collab_ws_ctx_t  *ctx;
+
+    ctx = ws->priv;
+
+    if (ctx->closed || ctx->close_sent || ctx->destroy || ctx->in_handler) {
+        return NGX_DECLINED;
+    }
+
+    ctx->in_handler = 1;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_collab_ws_leave(ngx_http_collab_ws_t *ws)
+{
+    ngx_http_collab_ws_ctx_t  *ctx;
+
+    ctx = ws->priv;
+
+    ctx->in_handler = 0;
+
+    if (!ctx->destroy) {
+        ngx_http_collab_ws_flush(ctx);
+    }
+
+    if (ctx->destroy) {
+        ngx_http_collab_ws_finalize(ctx);
+    }
+}
+
+
 void
 ngx_http_collab_ws_close(ngx_http_collab_ws_t *ws, ngx_uint_t code,
     const char *reason)

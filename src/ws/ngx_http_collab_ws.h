@@ -85,6 +85,15 @@ ngx_int_t ngx_http_collab_ws_send_text(ngx_http_collab_ws_t *ws,
 size_t ngx_http_collab_ws_queued(ngx_http_collab_ws_t *ws);
 
 /*
+ * Around a message the protocol layer kept and processes later, outside
+ * the read handler: as in it, a close meanwhile takes effect in leave()
+ * (after which ws and its session may be gone).  enter() returns
+ * NGX_DECLINED, and nothing is to be done, when the socket is closing.
+ */
+ngx_int_t ngx_http_collab_ws_enter(ngx_http_collab_ws_t *ws);
+void ngx_http_collab_ws_leave(ngx_http_collab_ws_t *ws);
+
+/*
  * Start the close handshake with code and reason: queued frames are
  * flushed, then the close frame, then the socket is closed when the peer
  * answers or after a short timeout.  Safe to call more than once.
