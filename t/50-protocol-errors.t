@@ -322,7 +322,7 @@ C.main(async () => {
   const rb = await b.next((m) => m.a === 'op' && m.seq === 2, 5000,
                           'the reply to an op with another src');
   C.check(rb.error, 'an op with another connection\'s src is an error', rb);
-  C.eq([rb.error.code, rb.src], ['ERR_OP_SUBMIT_REJECTED', a.id],
+  C.eq([rb.error.code, rb.src], ['ERR_OP_SRC_NOT_OWNED', a.id],
        'code, and the request echoed');
 
   C.stage('a commits seq 2, then sends seq 2 again with other content');
@@ -334,14 +334,14 @@ C.main(async () => {
     const re = await a.next((m) => m.a === 'op' && m.seq === 2, 5000,
                             `the reply to the reused seq ${what}`);
     C.check(re.error, `a reused seq ${what} is an error, not an ack`, re);
-    C.eq(re.error.code, 'ERR_OP_SUBMIT_REJECTED', 'reused seq code');
+    C.eq(re.error.code, 'ERR_OP_SEQ_TAKEN', 'reused seq code');
     C.check(/seq 2 was already used/.test(re.error.message),
             'reused seq message', re.error);
   }
   C.stage('a lower seq is refused too; a higher one works');
   a.send({ a: 'op', c: 't50', d: 'seq', v: 2, seq: 1, op: ['Z'] });
   const lo = await a.next((m) => m.a === 'op' && m.seq === 1, 5000, 'seq 1');
-  C.eq(lo.error && lo.error.code, 'ERR_OP_SUBMIT_REJECTED', 'seq 1 refused');
+  C.eq(lo.error && lo.error.code, 'ERR_OP_SEQ_TAKEN', 'seq 1 refused');
   a.send({ a: 'op', c: 't50', d: 'seq', v: 2, seq: 3, op: ['W'] });
   const hi = await a.next((m) => m.a === 'op' && m.seq === 3, 5000, 'seq 3');
   C.check(!hi.error, 'seq 3 acked', hi);

@@ -182,7 +182,7 @@ like($r, qr/"data":"[bc]*a[bc]*"/, 'the resent op was not applied twice');
 $wa2->send_text('{"a":"op","c":"t53","d":"d","v":4,"seq":2,"op":["z"]}');
 $wb->send_text('{"a":"op","c":"t53","d":"d","v":4,"seq":3,"op":["e"]}');
 $r = next_text($wa2, 10);
-like($r, qr/"seq":2.*ERR_OP_SUBMIT_REJECTED/,
+like($r, qr/"seq":2.*ERR_OP_SEQ_TAKEN/,
      'another op under that (src, seq) is refused');
 my $b3 = '';
 for (1 .. 5) {

@@ -114,7 +114,7 @@ C.main(async () => {
   m.send({ a: 'op', c, d, v: 6, src: pa, seq: 6, op: [1, 'M'] });
   const refused = await m.next((x) => x.a === 'op' && x.seq === 6, 5000,
                                'the reply to an op under a public src');
-  C.eq(refused.error && refused.error.code, 'ERR_OP_SUBMIT_REJECTED',
+  C.eq(refused.error && refused.error.code, 'ERR_OP_SRC_NOT_OWNED',
        'an op under a seen src is refused');
   m.close();
 

@@ -34,11 +34,19 @@ const spread = `ws://127.0.0.1:${process.env.TEST_COLLAB_SPREAD_PORT}/ws`;
 const c = 't55';
 const d = 'hs';
 
-// raw sockets asking for id, one on each worker
+// raw sockets asking for id, one on each worker, at once: each claim
+// waits for the holder to go (7 s), then gives up
 async function takers(id) {
   const pairs = await C.clientsOnDistinctWorkers(spread, 2, {
-    tries: 60, open: () => C.RawClient.open(spread, id) });
-  return pairs.map(({ pid, client }) => ({ pid, r: client }));
+    tries: 60, open: () => C.RawClient.open(spread) });
+  return Promise.all(pairs.map(async ({ pid, client: r }) => {
+    const t0 = Date.now();
+    await r.hs(id, 12000);
+    const waited = Date.now() - t0;
+    C.check(waited > 5000, `worker ${pid}: the claim waited for the `
+            + 'holder to go', waited);
+    return { pid, r };
+  }));
 }
 
 C.main(async () => {
@@ -55,8 +63,9 @@ C.main(async () => {
     r.send({ a: 'op', c, d, v: 1, src, seq: a.conn.seq, op: [3, '!'] });
     const rep = await r.next((m) => m.a === 'op' && m.seq === a.conn.seq,
                              5000, `worker ${pid}: the reply`);
-    C.eq(rep.error && rep.error.code, 'ERR_OP_SUBMIT_REJECTED',
-         `worker ${pid}: an op under a's src is refused`);
+    C.eq(rep.error && rep.error.code, 'ERR_OP_SRC_NOT_OWNED',
+         `worker ${pid}: an op under a's src is refused, loudly (the stock `
+         + 'client takes ERR_OP_SUBMIT_REJECTED for an ack)');
     r.close();
   }
 
@@ -85,7 +94,7 @@ C.main(async () => {
   C.eq([df.data, df.version], ['abcDE', 3], 'the document');
   fresh.close();
   a.close();
-}, { timeout: 40000 });
+}, { timeout: 60000 });
 --- error_log
 hs asks for the src of a live connection
 --- no_error_log
@@ -148,7 +157,7 @@ C.main(async () => {
       C.eq(rep.v, msg.seq === 2 ? 2 : 0, `${what}: at its version`);
     } else {
       C.check(rep.error, `${what}: an error, not an ack`, rep);
-      C.eq(rep.error.code, 'ERR_OP_SUBMIT_REJECTED', `${what}: code`);
+      C.eq(rep.error.code, 'ERR_OP_SEQ_TAKEN', `${what}: code`);
       C.check(/Another op is committed under this src and seq/
               .test(rep.error.message), `${what}: message`, rep.error);
     }
@@ -452,5 +461,93 @@ C.main(async () => {
   C.eq(rows.map((x) => x.src), [src, src], 'the op log');
   r.close();
 }, { timeout: 20000 });
+--- no_error_log
+[crit]
+
+
+
+=== TEST 8: a half-open holder (no pong) is probed and closed: the reconnecting client gets its src within seconds
+--- node
+const C = require(process.cwd() + '/lib/collab-client');
+const url = process.env.COLLAB_WS_URL;
+
+C.main(async () => {
+  // the socket a client left behind when its network changed: still open
+  // on the server, never answering again
+  const old = await C.RawClient.open(url, null, { autoPong: false });
+  const src = old.id;
+
+  C.stage('the client reconnects on a new socket and asks for its src');
+  const t0 = Date.now();
+  const r = await C.RawClient.open(url, src, { hsTimeout: 12000 });
+  const waited = Date.now() - t0;
+  C.eq(r.id, src, 'the reconnected client gets its src back');
+  C.check(waited < 5000, 'within the probe\'s 3 s, not the claim\'s 7 s',
+          waited);
+  await C.waitFor(() => old.closedByPeer, 2000, 'the silent socket closed');
+
+  C.stage('a holder that answers the probe keeps its src');
+  const t1 = Date.now();
+  const other = await C.RawClient.open(url, src, { hsTimeout: 12000 });
+  C.check(other.id !== src, 'a live holder keeps it', [other.id, src]);
+  C.check(Date.now() - t1 > 5000, 'the claim waited before giving up');
+  C.check(!r.closedByPeer, 'the live holder was not closed');
+  r.send({ a: 'pp' });
+  await r.next((m) => m.a === 'pp', 5000, 'the holder still answers');
+  r.close();
+  other.close();
+}, { timeout: 30000 });
+--- error_log
+no pong within 3000 ms, closing
+hs asks for the src of a live connection: a fresh one is given
+--- no_error_log
+[crit]
+
+
+
+=== TEST 9: a src held by a worker of another host: waited for while that worker's key is refreshed, taken over once it is gone
+--- node
+const C = require(process.cwd() + '/lib/collab-client');
+const url = process.env.COLLAB_WS_URL;
+const elsewhere = 'otherhost 4242 00000000deadbeef';
+
+C.main(async () => {
+  const mk = async () => {
+    const w = await C.RawClient.open(url);
+    w.close();
+    await C.waitFor(async () => (await C.redis('EXISTS',
+      `collab:src:${w.id}`)) === '0', 2000, 'its key released');
+    return w.id;
+  };
+
+  C.stage('the holder\'s worker is alive');
+  const live = await mk();
+  await C.redis('SET', `collab:src:${live}`, elsewhere, 'PX', '60000');
+  await C.redis('SET', `collab:worker:${elsewhere}`, '1', 'PX', '60000');
+  const t0 = Date.now();
+  const a = await C.RawClient.open(url, live, { hsTimeout: 12000 });
+  C.check(a.id !== live, 'a fresh src, not the live holder\'s',
+          [a.id, live]);
+  C.check(Date.now() - t0 > 5000, 'after waiting for it to come free');
+  C.eq(await C.redis('GET', `collab:src:${live}`), elsewhere,
+       'the holder\'s key is left alone');
+  a.close();
+
+  C.stage('the holder\'s worker stopped refreshing its key');
+  await C.redis('DEL', `collab:worker:${elsewhere}`);
+  const t1 = Date.now();
+  const b = await C.RawClient.open(url, live, { hsTimeout: 12000 });
+  C.eq(b.id, live, 'the src is taken over');
+  C.check(Date.now() - t1 < 2000, 'at once', Date.now() - t1);
+  C.check((await C.redis('GET', `collab:src:${live}`)) !== elsewhere,
+          'the key names this worker now');
+  C.check(Number(await C.redis('EXISTS', 'collab:worker:'
+                               + (await C.redis('GET',
+                                                `collab:src:${live}`))))
+          === 1, 'whose own key is alive');
+  b.close();
+}, { timeout: 40000 });
+--- error_log
+was held by a worker that is gone: taken over
 --- no_error_log
 [crit]

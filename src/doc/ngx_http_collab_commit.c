@@ -1524,7 +1524,7 @@ ngx_http_collab_commit_resend(ngx_http_collab_submit_t *s, ngx_uint_t kind,
                   "collab: \"%V\": seq %uL of a src differs from the op "
                   "committed under it at v%uL", &s->doc->name, s->seq, v);
 
-    ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+    ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_SEQ_TAKEN,
                                  "Another op is committed under this src "
                                  "and seq");
 }
@@ -2194,7 +2194,7 @@ ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
             ngx_log_error(NGX_LOG_INFO, ngx_http_collab_doc_worker.log, 0,
                           "collab: \"%V\": another op is committed under "
                           "this src and seq at v%uL", &doc->name, v);
-            ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+            ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_SEQ_TAKEN,
                                          "Another op is committed under "
                                          "this src and seq");
         }

@@ -127,7 +127,13 @@ static void ngx_http_collab_session_dispatch(ngx_http_collab_session_t *s,
     collab_msg_t *msg, u_char *data, size_t len);
 static void ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
     collab_msg_t *msg);
+static void ngx_http_collab_session_claim(ngx_http_collab_session_t *s,
+    ngx_uint_t async);
 static void ngx_http_collab_session_claimed(ngx_int_t rc, void *data);
+static void ngx_http_collab_session_claim_busy(ngx_http_collab_session_t *s);
+static void ngx_http_collab_session_claim_retry(ngx_event_t *ev);
+static void ngx_http_collab_session_claim_done(ngx_http_collab_session_t *s,
+    ngx_uint_t async);
 static void ngx_http_collab_session_take(ngx_http_collab_session_t *s);
 static void ngx_http_collab_session_hs_reply(ngx_http_collab_session_t *s);
 static void ngx_http_collab_session_process(ngx_http_collab_ws_t *ws,
@@ -269,10 +275,15 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
     s->drain.data = s;
     s->drain.log = ws->connection->log;
 
+    s->claim_retry.handler = ngx_http_collab_session_claim_retry;
+    s->claim_retry.data = s;
+    s->claim_retry.log = ws->connection->log;
+    s->claim_retry.cancelable = 1;
+
     /* messages before the handshake still need a src */
     ngx_http_collab_src_issue(&s->principal, src);
 
-    if (ngx_http_collab_src_live_take(src, 1, NULL, NULL, &s->live)
+    if (ngx_http_collab_src_live_take(src, 1, NULL, s, &s->live)
         != NGX_OK)
     {
         ngx_free(s);
@@ -295,7 +306,7 @@ ngx_http_collab_session_message(ngx_http_collab_ws_t *ws, u_char *data,
 
     s = ws->session;
 
-    if (s->claim || !ngx_queue_empty(&s->held)) {
+    if (s->claiming || !ngx_queue_empty(&s->held)) {
         /* after the hs reply, in order */
         ngx_http_collab_session_hold(s, data, len);
         return;
@@ -343,7 +354,7 @@ ngx_http_collab_session_drain(ngx_event_t *ev)
 
     s = ev->data;
 
-    if (s->claim || ngx_queue_empty(&s->held)) {
+    if (s->claiming || ngx_queue_empty(&s->held)) {
         return;
     }
 
@@ -499,6 +510,10 @@ ngx_http_collab_session_close(ngx_http_collab_ws_t *ws)
         ngx_free(ngx_queue_data(q, ngx_http_collab_held_t, queue));
     }
 
+    if (s->claim_retry.timer_set) {
+        ngx_del_timer(&s->claim_retry);
+    }
+
     if (s->claim) {
         ngx_http_collab_src_live_release(s->claim);
     }
@@ -598,8 +613,6 @@ static void
 ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
     collab_msg_t *msg)
 {
-    ngx_int_t  rc;
-
     /*
      * A reconnecting client keeps its id (its resent ops are then found
      * by (src, seq)) only if the id was issued to the same principal and
@@ -607,58 +620,121 @@ ngx_http_collab_session_handshake(ngx_http_collab_session_t *s,
      * which the stock client takes as its new id.
      */
 
-    if (msg->id.data && msg->id.len == NGX_HTTP_COLLAB_SRC_LEN
+    if (!s->claiming && msg->id.data
+        && msg->id.len == NGX_HTTP_COLLAB_SRC_LEN
         && ngx_memcmp(s->src_buf, msg->id.data, NGX_HTTP_COLLAB_SRC_LEN) != 0
         && ngx_http_collab_src_valid(&s->principal,
                                      (const u_char *) msg->id.data,
                                      msg->id.len))
     {
-        rc = ngx_http_collab_src_live_take((const u_char *) msg->id.data, 0,
-                                           ngx_http_collab_session_claimed,
-                                           s, &s->claim);
-        switch (rc) {
+        s->claiming = 1;
+        ngx_memcpy(s->claim_src, msg->id.data, NGX_HTTP_COLLAB_SRC_LEN);
+        s->claim_until = ngx_current_msec + NGX_HTTP_COLLAB_SRC_CLAIM_WAIT;
 
-        case NGX_OK:
-            ngx_http_collab_session_take(s);
-            break;
-
-        case NGX_AGAIN:
-            /* the reply follows the claim */
-            return;
-
-        case NGX_BUSY:
-            ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
-                          "collab: hs asks for the src of a live "
-                          "connection: a fresh one is given");
-            break;
-
-        default:
-            ngx_http_collab_ws_close(s->ws, 1011, "internal error");
-            return;
-        }
+        ngx_http_collab_session_claim(s, 0);
+        return;
     }
 
     ngx_http_collab_session_hs_reply(s);
 }
 
 
-/* the outcome of an hs claim that asked Redis */
+/*
+ * One try at the claimed src.  Its holder may be a socket the client has
+ * just left: closing (its release is on the way), half-open (a ping
+ * finds out), or on a worker or host that died (its key goes stale).
+ */
+static void
+ngx_http_collab_session_claim(ngx_http_collab_session_t *s, ngx_uint_t async)
+{
+    ngx_int_t                   rc;
+    ngx_http_collab_session_t  *holder;
+
+    rc = ngx_http_collab_src_live_take(s->claim_src, 0,
+                                       ngx_http_collab_session_claimed,
+                                       s, &s->claim);
+    switch (rc) {
+
+    case NGX_OK:
+        ngx_http_collab_session_take(s);
+        ngx_http_collab_session_claim_done(s, async);
+        return;
+
+    case NGX_AGAIN:
+        /* the reply follows the claim */
+        return;
+
+    case NGX_BUSY:
+        holder = ngx_http_collab_src_live_holder(s->claim_src);
+
+        if (holder && holder->ws) {
+            ngx_http_collab_ws_probe(holder->ws);
+        }
+
+        ngx_http_collab_session_claim_busy(s);
+        return;
+
+    default:
+        s->claiming = 0;
+        ngx_http_collab_ws_close(s->ws, 1011, "internal error");
+        return;
+    }
+}
+
+
+/* the outcome of a claim that asked Redis */
 static void
 ngx_http_collab_session_claimed(ngx_int_t rc, void *data)
 {
     ngx_http_collab_session_t  *s = data;
 
-    ngx_http_collab_ws_t  *ws;
-
     if (rc == NGX_OK) {
         ngx_http_collab_session_take(s);
+        ngx_http_collab_session_claim_done(s, 1);
+        return;
+    }
 
-    } else {
-        s->claim = NULL;
+    s->claim = NULL;
 
-        ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
-                      "collab: hs asks for a src live on another worker: "
-                      "a fresh one is given");
+    ngx_http_collab_session_claim_busy(s);
+}
+
+
+static void
+ngx_http_collab_session_claim_busy(ngx_http_collab_session_t *s)
+{
+    if ((ngx_msec_int_t) (s->claim_until - ngx_current_msec) > 0) {
+        ngx_add_timer(&s->claim_retry, NGX_HTTP_COLLAB_SRC_CLAIM_RETRY);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
+                  "collab: hs asks for the src of a live connection: "
+                  "a fresh one is given");
+
+    ngx_http_collab_session_claim_done(s, 1);
+}
+
+
+static void
+ngx_http_collab_session_claim_retry(ngx_event_t *ev)
+{
+    ngx_http_collab_session_claim(ev->data, 1);
+}
+
+
+/* the hs reply, then the messages held meanwhile */
+static void
+ngx_http_collab_session_claim_done(ngx_http_collab_session_t *s,
+    ngx_uint_t async)
+{
+    ngx_http_collab_ws_t  *ws;
+
+    s->claiming = 0;
+
+    if (!async) {
+        ngx_http_collab_session_hs_reply(s);
+        return;
     }
 
     ws = s->ws;
@@ -1136,7 +1212,7 @@ ngx_http_collab_session_submit(ngx_http_collab_session_t *s,
         && (msg->src.len != s->src.len
             || ngx_memcmp(msg->src.data, s->src.data, s->src.len) != 0))
     {
-        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_SRC_NOT_OWNED,
                                       "The op's src belongs to another "
                                       "connection");
         return;
@@ -1158,7 +1234,7 @@ ngx_http_collab_session_submit(ngx_http_collab_session_t *s,
         ngx_snprintf(text, sizeof(text),
                      "seq %uL was already used on this connection for "
                      "this document%Z", msg->seq);
-        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_SUBMIT_REJECTED,
+        ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_SEQ_TAKEN,
                                       (const char *) text);
         return;
     }

@@ -32,12 +32,18 @@ typedef struct {
 
     /*
      * src is held live while the session lasts; claim is the previous src
-     * an hs asked for, while Redis says whether it is live elsewhere.
-     * Messages that come meanwhile wait in held, in order, and are
-     * processed one per event (drain) after the hs reply.
+     * an hs asked for, while Redis says whether it is live elsewhere;
+     * while its holder is live, the claim is asked again every
+     * claim_retry until claim_until.  Messages that come meanwhile wait
+     * in held, in order, and are processed one per event (drain) after
+     * the hs reply.
      */
     ngx_http_collab_src_live_t *live;
     ngx_http_collab_src_live_t *claim;
+    u_char                     claim_src[NGX_HTTP_COLLAB_SRC_LEN];
+    ngx_msec_t                 claim_until;
+    ngx_event_t                claim_retry;
+    unsigned                   claiming:1;
     ngx_queue_t                held;
     ngx_uint_t                 nheld;
     ngx_event_t                drain;

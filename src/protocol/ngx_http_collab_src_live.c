@@ -1,15 +1,17 @@
 /*
  * Live srcs (see ngx_http_collab_src_live.h).
  *
- * The Redis key is set NX PX on the command connection and its value is
- * the holder's host name and pid: a claim that finds the key held by a
- * worker of this host that is gone (kill -9, a crash) takes it over at
- * once instead of waiting for the TTL, so that the clients of a dead
- * worker keep their srcs (and their in-flight ops) on the next ones.  It
- * is set again (PX, without NX, so that a key Redis lost comes back)
- * every TTL/3 and released with a plain DEL, all on that one connection,
- * in order: the key can only be someone else's after this worker failed
- * to refresh it for a whole TTL.  A claim released while its SET NX is out stays
+ * The Redis key <prefix>src:<src> is set NX PX on the command connection;
+ * its value names the holding worker: "<host> <pid> <nonce>".  Each worker
+ * keeps its own key <prefix>worker:<that name> alive (PX, refreshed every
+ * third of its TTL).  A claim that finds the src held by a worker whose
+ * key is gone (or by a dead process of this host) takes it over: the
+ * clients of a killed worker or host keep their srcs, and with them their
+ * in-flight ops, a few seconds after the holder stopped refreshing.  The
+ * nonce keeps a pid reused by a restarted container from passing for the
+ * dead holder.  Src keys are refreshed rarely (their TTL only clears what
+ * dead workers left) and released with a plain DEL, all on that one
+ * connection, in order.  A claim released while its SET NX is out stays
  * allocated until the reply, which then gives back what it gained (a DEL
  * sent earlier could delete the key of the live holder that refused it).
  */
@@ -19,16 +21,13 @@
 #include "protocol/ngx_http_collab_src_live.h"
 
 
-/* ms a worker of another host that died keeps its srcs live */
-#define NGX_HTTP_COLLAB_SRC_LIVE_TTL      30000
+/* ms a src key outlives the last refresh of a worker that died */
+#define NGX_HTTP_COLLAB_SRC_LIVE_TTL      600000
 #define NGX_HTTP_COLLAB_SRC_LIVE_REFRESH  (NGX_HTTP_COLLAB_SRC_LIVE_TTL / 3)
 
-/*
- * A claim Redis refuses is asked again a few times, this many ms apart:
- * the connection a client just left may not have reached its DEL yet.
- */
-#define NGX_HTTP_COLLAB_SRC_LIVE_RETRIES  3
-#define NGX_HTTP_COLLAB_SRC_LIVE_WAIT     100
+/* ms a worker that stopped refreshing still counts as alive */
+#define NGX_HTTP_COLLAB_WORKER_TTL        NGX_HTTP_COLLAB_SRC_CLAIM_DEAD
+#define NGX_HTTP_COLLAB_WORKER_REFRESH    (NGX_HTTP_COLLAB_WORKER_TTL / 3)
 
 
 struct ngx_http_collab_src_live_s {
@@ -37,8 +36,7 @@ struct ngx_http_collab_src_live_s {
     ngx_str_t                     key;      /* <prefix>src:<src>, heap */
     ngx_http_collab_src_live_pt   handler;  /* a claim waiting for Redis */
     void                         *data;
-    ngx_event_t                   retry;
-    ngx_uint_t                    tries;
+    void                         *owner;    /* whoever took it */
     u_char                        src[NGX_HTTP_COLLAB_SRC_LEN];
     unsigned                      waiting:1;   /* SET NX is out */
     unsigned                      released:1;  /* while it was out */
@@ -53,10 +51,14 @@ static void ngx_http_collab_src_live_set_done(redisReply *reply,
 static void ngx_http_collab_src_live_refused(ngx_http_collab_src_live_t *live);
 static void ngx_http_collab_src_live_get_done(redisReply *reply,
     void *data);
-static ngx_uint_t ngx_http_collab_src_live_stale(redisReply *r);
+static ngx_uint_t ngx_http_collab_src_live_dead(redisReply *r);
 static void ngx_http_collab_src_live_answer(ngx_http_collab_src_live_t *live,
     ngx_int_t rc);
-static void ngx_http_collab_src_live_retry(ngx_event_t *ev);
+static void ngx_http_collab_src_live_alive_done(redisReply *r,
+    void *data);
+static void ngx_http_collab_src_live_take_over(
+    ngx_http_collab_src_live_t *live);
+static void ngx_http_collab_src_live_worker(ngx_event_t *ev);
 static void ngx_http_collab_src_live_free(ngx_http_collab_src_live_t *live);
 static void ngx_http_collab_src_live_refresh(ngx_event_t *ev);
 
@@ -68,15 +70,21 @@ static ngx_event_t        ngx_http_collab_src_live_timer;
 static ngx_connection_t   ngx_http_collab_src_live_conn;
 static ngx_log_t         *ngx_http_collab_src_live_log;
 
-/* "<host name> <pid>": the value of this worker's keys */
+/* "<host name> <pid> <nonce>": the value of this worker's keys */
 static u_char             ngx_http_collab_src_live_me[NGX_MAXHOSTNAMELEN
-                                                      + NGX_INT64_LEN + 2];
+                                                      + NGX_INT64_LEN + 20];
 static size_t             ngx_http_collab_src_live_me_len;
+
+/* <prefix>worker:<me>, alive while this worker refreshes it */
+static ngx_str_t          ngx_http_collab_src_live_worker_key;
+static ngx_event_t        ngx_http_collab_src_live_worker_timer;
 
 
 void
 ngx_http_collab_src_live_init_process(ngx_cycle_t *cycle)
 {
+    ngx_str_t  me;
+
     ngx_rbtree_init(&ngx_http_collab_src_live_tree,
                     &ngx_http_collab_src_live_sentinel,
                     ngx_str_rbtree_insert_value);
@@ -86,8 +94,9 @@ ngx_http_collab_src_live_init_process(ngx_cycle_t *cycle)
 
     ngx_http_collab_src_live_me_len =
         ngx_snprintf(ngx_http_collab_src_live_me,
-                     sizeof(ngx_http_collab_src_live_me), "%V %P",
-                     &cycle->hostname, ngx_pid)
+                     sizeof(ngx_http_collab_src_live_me), "%V %P %08xD%08xD",
+                     &cycle->hostname, ngx_pid, (uint32_t) ngx_random(),
+                     (uint32_t) ngx_random())
         - ngx_http_collab_src_live_me;
 
     ngx_memzero(&ngx_http_collab_src_live_timer, sizeof(ngx_event_t));
@@ -96,14 +105,58 @@ ngx_http_collab_src_live_init_process(ngx_cycle_t *cycle)
     ngx_http_collab_src_live_timer.handler = ngx_http_collab_src_live_refresh;
     ngx_http_collab_src_live_timer.log = cycle->log;
     ngx_http_collab_src_live_timer.cancelable = 1;
+
+    ngx_memzero(&ngx_http_collab_src_live_worker_timer, sizeof(ngx_event_t));
+    ngx_http_collab_src_live_worker_timer.data =
+                                              &ngx_http_collab_src_live_conn;
+    ngx_http_collab_src_live_worker_timer.handler =
+                                              ngx_http_collab_src_live_worker;
+    ngx_http_collab_src_live_worker_timer.log = cycle->log;
+    ngx_http_collab_src_live_worker_timer.cancelable = 1;
+
+    ngx_str_null(&ngx_http_collab_src_live_worker_key);
+
+    if (!ngx_http_collab_redis_enabled()) {
+        return;
+    }
+
+    me.data = ngx_http_collab_src_live_me;
+    me.len = ngx_http_collab_src_live_me_len;
+
+    if (ngx_http_collab_redis_name(NULL, NGX_HTTP_COLLAB_REDIS_WORKER, &me,
+                                   &ngx_http_collab_src_live_worker_key)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    /* the first refresh goes out once the command connection is up */
+    ngx_add_timer(&ngx_http_collab_src_live_worker_timer, 1);
 }
 
 
 void
 ngx_http_collab_src_live_exit_process(ngx_cycle_t *cycle)
 {
+    size_t       argvlen[2];
+    const char  *argv[2];
+
     if (ngx_http_collab_src_live_timer.timer_set) {
         ngx_del_timer(&ngx_http_collab_src_live_timer);
+    }
+
+    if (ngx_http_collab_src_live_worker_timer.timer_set) {
+        ngx_del_timer(&ngx_http_collab_src_live_worker_timer);
+    }
+
+    if (ngx_http_collab_src_live_worker_key.data) {
+        /* after the DELs of its srcs: nothing of this worker is left */
+        argv[0] = "DEL";
+        argvlen[0] = 3;
+        argv[1] = (const char *) ngx_http_collab_src_live_worker_key.data;
+        argvlen[1] = ngx_http_collab_src_live_worker_key.len;
+
+        (void) ngx_http_collab_redis_command(2, argv, argvlen, NULL, NULL);
     }
 }
 
@@ -136,6 +189,7 @@ ngx_http_collab_src_live_take(const u_char *src, ngx_uint_t fresh,
     ngx_memzero(live, sizeof(ngx_http_collab_src_live_t));
 
     ngx_memcpy(live->src, src, NGX_HTTP_COLLAB_SRC_LEN);
+    live->owner = data;
 
     if (ngx_http_collab_redis_enabled()
         && ngx_http_collab_redis_name(NULL, NGX_HTTP_COLLAB_REDIS_SRC, &name,
@@ -171,12 +225,29 @@ ngx_http_collab_src_live_take(const u_char *src, ngx_uint_t fresh,
     live->handler = handler;
     live->data = data;
 
-    live->retry.handler = ngx_http_collab_src_live_retry;
-    live->retry.data = live;
-    live->retry.log = ngx_http_collab_src_live_log;
-    live->retry.cancelable = 1;
-
     return NGX_AGAIN;
+}
+
+
+void *
+ngx_http_collab_src_live_holder(const u_char *src)
+{
+    ngx_str_t                    name;
+    ngx_str_node_t              *sn;
+    ngx_http_collab_src_live_t  *live;
+
+    name.data = (u_char *) src;
+    name.len = NGX_HTTP_COLLAB_SRC_LEN;
+
+    sn = ngx_str_rbtree_lookup(&ngx_http_collab_src_live_tree, &name,
+                               ngx_crc32_long(name.data, name.len));
+    if (sn == NULL) {
+        return NULL;
+    }
+
+    live = (ngx_http_collab_src_live_t *) sn;
+
+    return live->owner;
 }
 
 
@@ -187,10 +258,6 @@ ngx_http_collab_src_live_release(ngx_http_collab_src_live_t *live)
     ngx_queue_remove(&live->queue);
 
     live->handler = NULL;
-
-    if (live->retry.timer_set) {
-        ngx_del_timer(&live->retry);
-    }
 
     if (live->waiting) {
         /* the reply frees it */
@@ -210,7 +277,7 @@ ngx_http_collab_src_live_src(ngx_http_collab_src_live_t *live)
 
 
 /*
- * SET key pid PX ttl [NX]: with NX, NGX_OK when the reply is awaited;
+ * SET key <me> PX ttl [NX]: with NX, NGX_OK when the reply is awaited;
  * without, a refresh nobody waits for.
  */
 static ngx_int_t
@@ -326,6 +393,10 @@ ngx_http_collab_src_live_get_done(redisReply *r, void *data)
 {
     ngx_http_collab_src_live_t  *live = data;
 
+    size_t       argvlen[2];
+    const char  *argv[2];
+    ngx_str_t    holder, name;
+
     live->waiting = 0;
 
     if (live->released) {
@@ -348,21 +419,69 @@ ngx_http_collab_src_live_get_done(redisReply *r, void *data)
         return;
     }
 
-    if (ngx_http_collab_src_live_stale(r)) {
-        ngx_log_error(NGX_LOG_INFO, ngx_http_collab_src_live_log, 0,
-                      "collab: redis \"%V\" was held by a worker that is "
-                      "gone (%*s): taken over", &live->key, r->len, r->str);
+    if (r->type != REDIS_REPLY_STRING) {
+        ngx_http_collab_src_live_answer(live, NGX_BUSY);
+        return;
+    }
 
-        /* before any DEL of ours on the same connection */
-        (void) ngx_http_collab_src_live_set(live, 0);
-        live->in_redis = 1;
+    if (ngx_http_collab_src_live_dead(r)) {
+        ngx_http_collab_src_live_take_over(live);
+        return;
+    }
 
+    /* is the holder's worker key still refreshed? */
+    holder.data = (u_char *) r->str;
+    holder.len = r->len;
+
+    if (ngx_http_collab_redis_name(NULL, NGX_HTTP_COLLAB_REDIS_WORKER,
+                                   &holder, &name)
+        != NGX_OK)
+    {
+        ngx_http_collab_src_live_answer(live, NGX_BUSY);
+        return;
+    }
+
+    argv[0] = "EXISTS";
+    argvlen[0] = 6;
+    argv[1] = (const char *) name.data;
+    argvlen[1] = name.len;
+
+    if (ngx_http_collab_redis_command(2, argv, argvlen,
+                                      ngx_http_collab_src_live_alive_done,
+                                      live)
+        == NGX_OK)
+    {
+        live->waiting = 1;
+        ngx_free(name.data);
+        return;
+    }
+
+    ngx_free(name.data);
+
+    ngx_http_collab_src_live_answer(live, NGX_OK);
+}
+
+
+/* EXISTS <prefix>worker:<holder>: 0 when the holder stopped refreshing */
+static void
+ngx_http_collab_src_live_alive_done(redisReply *r, void *data)
+{
+    ngx_http_collab_src_live_t  *live = data;
+
+    live->waiting = 0;
+
+    if (live->released) {
+        ngx_http_collab_src_live_free(live);
+        return;
+    }
+
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         ngx_http_collab_src_live_answer(live, NGX_OK);
         return;
     }
 
-    if (live->tries++ < NGX_HTTP_COLLAB_SRC_LIVE_RETRIES) {
-        ngx_add_timer(&live->retry, NGX_HTTP_COLLAB_SRC_LIVE_WAIT);
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+        ngx_http_collab_src_live_take_over(live);
         return;
     }
 
@@ -370,17 +489,33 @@ ngx_http_collab_src_live_get_done(redisReply *r, void *data)
 }
 
 
-/* a value "<host> <pid>" naming a process of this host that is gone */
-static ngx_uint_t
-ngx_http_collab_src_live_stale(redisReply *r)
+/*
+ * The holder is gone: the key becomes this worker's.  Two claims of the
+ * same dead holder's src within one round trip would both win; that
+ * takes two clients knowing the same secret src at once.
+ */
+static void
+ngx_http_collab_src_live_take_over(ngx_http_collab_src_live_t *live)
 {
-    u_char     *sp, *end;
+    ngx_log_error(NGX_LOG_INFO, ngx_http_collab_src_live_log, 0,
+                  "collab: redis \"%V\" was held by a worker that is gone: "
+                  "taken over", &live->key);
+
+    /* before any DEL of ours on the same connection */
+    (void) ngx_http_collab_src_live_set(live, 0);
+    live->in_redis = 1;
+
+    ngx_http_collab_src_live_answer(live, NGX_OK);
+}
+
+
+/* a value "<host> <pid> ..." naming a process of this host that is gone */
+static ngx_uint_t
+ngx_http_collab_src_live_dead(redisReply *r)
+{
+    u_char     *sp, *pid_end, *end;
     ngx_int_t   pid;
     ngx_str_t   host;
-
-    if (r == NULL || r->type != REDIS_REPLY_STRING) {
-        return 0;
-    }
 
     end = (u_char *) r->str + r->len;
     sp = ngx_strlchr((u_char *) r->str, end, ' ');
@@ -392,7 +527,13 @@ ngx_http_collab_src_live_stale(redisReply *r)
         return 0;
     }
 
-    pid = ngx_atoi(sp + 1, end - sp - 1);
+    pid_end = ngx_strlchr(sp + 1, end, ' ');
+
+    if (pid_end == NULL) {
+        pid_end = end;
+    }
+
+    pid = ngx_atoi(sp + 1, pid_end - sp - 1);
 
     if (pid <= 0) {
         return 0;
@@ -424,20 +565,6 @@ ngx_http_collab_src_live_answer(ngx_http_collab_src_live_t *live,
     }
 
     handler(rc, data);
-}
-
-
-static void
-ngx_http_collab_src_live_retry(ngx_event_t *ev)
-{
-    ngx_http_collab_src_live_t  *live;
-
-    live = ev->data;
-
-    if (ngx_http_collab_src_live_set(live, 1) != NGX_OK) {
-        /* Redis went away meanwhile: the tree decided */
-        ngx_http_collab_src_live_answer(live, NGX_OK);
-    }
 }
 
 
@@ -488,4 +615,30 @@ ngx_http_collab_src_live_refresh(ngx_event_t *ev)
     if (!ngx_queue_empty(&ngx_http_collab_src_live_all)) {
         ngx_add_timer(ev, NGX_HTTP_COLLAB_SRC_LIVE_REFRESH);
     }
+}
+
+
+/* SET <prefix>worker:<me> 1 PX ttl: this worker is alive */
+static void
+ngx_http_collab_src_live_worker(ngx_event_t *ev)
+{
+    u_char       ttl[NGX_INT_T_LEN];
+    size_t       argvlen[5];
+    const char  *argv[5];
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) ngx_http_collab_src_live_worker_key.data;
+    argvlen[1] = ngx_http_collab_src_live_worker_key.len;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = "PX";
+    argvlen[3] = 2;
+    argv[4] = (const char *) ttl;
+    argvlen[4] = ngx_sprintf(ttl, "%d", NGX_HTTP_COLLAB_WORKER_TTL) - ttl;
+
+    /* Redis down: the next tick tries again */
+    (void) ngx_http_collab_redis_command(5, argv, argvlen, NULL, NULL);
+
+    ngx_add_timer(ev, NGX_HTTP_COLLAB_WORKER_REFRESH);
 }

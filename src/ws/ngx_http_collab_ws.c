@@ -49,6 +49,7 @@ typedef struct {
     ngx_queue_t                 queue;       /* the worker's sessions */
     ngx_pool_cleanup_t         *cln;         /* in r->pool until detached */
     ngx_event_t                 timer;       /* ping, pong, linger */
+    ngx_msec_t                  pong_wait;   /* of the ping sent */
     ngx_msec_t                  last_recv;
 
     collab_ws_parser_t          parser;
@@ -69,6 +70,7 @@ typedef struct {
     unsigned                    in_handler:1;
     unsigned                    destroy:1;   /* tear down when unwound */
     unsigned                    ping_sent:1;
+    unsigned                    probe:1;     /* ping now, answer soon */
     unsigned                    close_sent:1;
     unsigned                    close_flushed:1;
     unsigned                    close_received:1;
@@ -906,15 +908,20 @@ ngx_http_collab_ws_timer_handler(ngx_event_t *ev)
     if (ctx->ping_sent) {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "collab: no pong within %M ms, closing",
-                      clcf->pong_timeout);
+                      ctx->pong_wait);
         c->timedout = 1;
         ngx_http_collab_ws_finalize(ctx);
         return;
     }
 
+    if (!ctx->probe && clcf->ping_interval == 0) {
+        /* a probe was answered; no keepalive */
+        return;
+    }
+
     elapsed = ngx_current_msec - ctx->last_recv;
 
-    if (elapsed < clcf->ping_interval) {
+    if (!ctx->probe && elapsed < clcf->ping_interval) {
         ngx_http_collab_ws_set_timer(ctx, clcf->ping_interval - elapsed, 1);
         return;
     }
@@ -925,8 +932,18 @@ ngx_http_collab_ws_timer_handler(ngx_event_t *ev)
         return;
     }
 
-    if (clcf->pong_timeout) {
+    if (ctx->probe) {
+        ctx->probe = 0;
         ctx->ping_sent = 1;
+        ctx->pong_wait = clcf->pong_timeout
+                         ? ngx_min(clcf->pong_timeout,
+                                   NGX_HTTP_COLLAB_WS_PROBE_WAIT)
+                         : NGX_HTTP_COLLAB_WS_PROBE_WAIT;
+        ngx_http_collab_ws_set_timer(ctx, ctx->pong_wait, 1);
+
+    } else if (clcf->pong_timeout) {
+        ctx->ping_sent = 1;
+        ctx->pong_wait = clcf->pong_timeout;
         ngx_http_collab_ws_set_timer(ctx, clcf->pong_timeout, 1);
 
     } else {
@@ -1121,6 +1138,25 @@ ngx_http_collab_ws_fail(ngx_http_collab_ws_ctx_t *ctx, ngx_uint_t code,
 {
     ctx->failed = 1;
     ngx_http_collab_ws_close(&ctx->ws, code, reason);
+}
+
+
+void
+ngx_http_collab_ws_probe(ngx_http_collab_ws_t *ws)
+{
+    ngx_http_collab_ws_ctx_t  *ctx;
+
+    ctx = ws->priv;
+
+    if (ctx->closed || ctx->close_sent || ctx->destroy || ctx->ping_sent
+        || ctx->probe)
+    {
+        return;
+    }
+
+    /* from the timer, in the socket's own event */
+    ctx->probe = 1;
+    ngx_http_collab_ws_set_timer(ctx, 0, 1);
 }
 
 

@@ -85,6 +85,16 @@ ngx_int_t ngx_http_collab_ws_send_text(ngx_http_collab_ws_t *ws,
 size_t ngx_http_collab_ws_queued(ngx_http_collab_ws_t *ws);
 
 /*
+ * Is the peer still there?  A ping now; without a pong within
+ * NGX_HTTP_COLLAB_WS_PROBE_WAIT ms (or collab_pong_timeout if shorter)
+ * the socket is closed.  For a socket whose client may have reconnected
+ * on another one (a half-open TCP connection keeps its src).
+ */
+#define NGX_HTTP_COLLAB_WS_PROBE_WAIT  3000
+
+void ngx_http_collab_ws_probe(ngx_http_collab_ws_t *ws);
+
+/*
  * Around a message the protocol layer kept and processes later, outside
  * the read handler: as in it, a close meanwhile takes effect in leave()
  * (after which ws and its session may be gone).  enter() returns

@@ -338,11 +338,12 @@ async function converge(docs, ms, what = 'replicas converge', head) {
 // A bare protocol client (no sharedb): for messages the stock client
 // would never send (badly formed ops, hand-built resends).
 class RawClient {
-  constructor(url) {
+  // opts.autoPong false: a socket that never answers pings (half-open)
+  constructor(url, opts = {}) {
     this.url = url;
     this.queue = [];
     this.waiters = [];
-    this.ws = new WebSocket(url);
+    this.ws = new WebSocket(url, { autoPong: opts.autoPong !== false });
     this.ws.on('error', () => {});
     this.ws.on('message', (data, binary) => {
       let m;
@@ -357,19 +358,26 @@ class RawClient {
     this.ws.on('close', () => { this.closedByPeer = true; this._wake(); });
   }
 
-  // id: the previous src id to ask for again, as a reconnecting client does
-  static async open(url, id = null) {
-    const r = new RawClient(url);
+  // id: the previous src id to ask for again, as a reconnecting client
+  // does; opts: autoPong, hsTimeout (ms, 5000)
+  static async open(url, id = null, opts = {}) {
+    const r = new RawClient(url, opts);
     await within(new Promise((res, rej) => {
       r.ws.once('open', res);
       r.ws.once('error', rej);
     }), 5000, `raw connect to ${url}`);
-    r.send({ a: 'hs', id, protocol: 1, protocolMinor: 2 });
-    const hs = await r.next((m) => m.a === 'hs', 5000, 'handshake reply');
+    await r.hs(id, opts.hsTimeout || 5000);
+    return r;
+  }
+
+  // a handshake asking for id; resolves to the id given
+  async hs(id, ms = 5000) {
+    this.send({ a: 'hs', id, protocol: 1, protocolMinor: 2 });
+    const hs = await this.next((m) => m.a === 'hs', ms, 'handshake reply');
     check(typeof hs.id === 'string' && hs.id.length > 0,
           'handshake reply carries a string id', hs);
-    r.id = hs.id;
-    return r;
+    this.id = hs.id;
+    return hs.id;
   }
 
   _wake() {
@@ -433,6 +441,17 @@ function psql(sql, conninfo = process.env.COLLAB_PG) {
                 { maxBuffer: 512 * 1024 * 1024 },
                 (err, out, errout) => err
                   ? rej(new Error(`psql failed: ${errout || err.message}`))
+                  : res(out.replace(/\n$/, '')));
+  });
+}
+
+// redis-cli against COLLAB_REDIS; resolves with stdout, trimmed
+function redis(...args) {
+  const [host, port] = env('COLLAB_REDIS').split(':');
+  return new Promise((res, rej) => {
+    cp.execFile('redis-cli', ['-h', host, '-p', port, ...args],
+                (err, out, errout) => err
+                  ? rej(new Error(`redis-cli failed: ${errout || err.message}`))
                   : res(out.replace(/\n$/, '')));
   });
 }
@@ -640,6 +659,6 @@ module.exports = {
   Client, RawClient, create, submit, fetch, subscribe, unsubscribe, del,
   fetchSnapshot, rejects, settled, converge,
   psql, sqlLit, opLog, docRow, headVersion, checkLog, replay,
-  serverPidOf, portOf, clientsOnDistinctWorkers,
+  serverPidOf, portOf, clientsOnDistinctWorkers, redis,
   loadTrace, patchOp, env, publicSrc, SRC_SECRET,
 };
