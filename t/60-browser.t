@@ -3,7 +3,10 @@
 # type concurrently (emoji included), converge to the server's snapshot,
 # show each other's caret, selection and name; a reload keeps the text; edits
 # made offline (the page's "Go offline" button, then the network cut under
-# an open socket) survive the reconnect.  Saves build/screenshot-editors.png
+# an open socket) survive the reconnect; when the server reloads the
+# document from PostgreSQL (close 4001, here after an op forged on its Redis
+# channel) the pages load it again and resend what was not acknowledged.
+# Saves build/screenshot-editors.png
 # (`make screenshot` copies it to docs/ for the README).
 # Needs web/dist (make web) and /usr/bin/chromium (.ci/deps.sh).
 use lib 't/lib';
@@ -46,6 +49,15 @@ const B_TEXT = 'Weekly sync 🎉\n';
 const MIDDLE = 'Agenda\n- ship the editor\n- write the docs\n';
 const OFFLINE_TEXT = ' typed offline ✈️';
 const CUT_TEXT = ' typed while cut off 🌧';
+const RELOAD_TEXT = ' and after a reload';
+const {execFile} = require('child_process');
+
+function redisCli(...args) {
+    const [host, port] = process.env.COLLAB_REDIS.split(':');
+    return new Promise((res, rej) => execFile('redis-cli',
+        ['-h', host, '-p', port, ...args],
+        (e, out) => (e ? rej(e) : res(out.trim()))));
+}
 
 let failures = 0;
 function check(ok, what) {
@@ -227,6 +239,31 @@ async function converged(pages, what) {
         text = await converged(pages, 'automatic reconnect');
         check(text.endsWith(OFFLINE_TEXT + CUT_TEXT),
               'edits made while cut off survive the automatic reconnect');
+
+        /*
+         * the server throws its copy away: an op forged on the document's
+         * Redis channel at the head, then an edit that meets the real
+         * head.  The pages are closed with 4001, load the document again
+         * from the server (no forged text) and send the edit again.
+         */
+        const head = (await fetchServer()).v;
+        const forged = {a: 'op', c: 'docs', d: ID, v: head, src: 'forger',
+                        seq: 1, op: ['FORGED ']};
+        await redisCli('PUBLISH', `collab:doc:4:docs/${ID}`,
+                       `O6 forger${JSON.stringify(forged)}`);
+        await until(async () => (await state(a)).text.startsWith('FORGED'),
+                    'the forged op reaches page A');
+        await a.click('.cm-content');
+        await a.keyboard.press('Control+End');
+        await a.keyboard.type(RELOAD_TEXT, {delay: 10});
+        await until(() => a.evaluate(() =>
+            Number(document.body.dataset.reloads || 0) > 0),
+            'page A is told the document was reloaded');
+        text = await converged(pages, 'after the server reloaded');
+        check(!text.includes('FORGED'),
+              'the pages dropped the forged text: ' + JSON.stringify(text));
+        check(text.endsWith(CUT_TEXT + RELOAD_TEXT),
+              'the edit made on the forged text was sent again and kept');
 
         check(errors.length === 0, 'no page errors ' + errors.join('; '));
     } catch (e) {

@@ -51,6 +51,7 @@
 #include "engine/collab_ot_json.h"
 #include "doc/ngx_http_collab_doc.h"
 #include "doc/ngx_http_collab_commit.h"
+#include "doc/ngx_http_collab_doc_resync.h"
 #include "doc/ngx_http_collab_fanout.h"
 #include "protocol/ngx_http_collab_src.h"
 #include "status/ngx_http_collab_status.h"
@@ -736,12 +737,35 @@ ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc)
 }
 
 
+/*
+ * The copy is thrown away: a queued op was made against it, so its
+ * submitter is closed with NGX_HTTP_COLLAB_CLOSE_RELOADED like the
+ * subscribers, unanswered; an error would make the stock client roll the
+ * user's edit back, while an op left unacknowledged can be sent again.
+ */
 void
 ngx_http_collab_commit_reset(ngx_http_collab_doc_t *doc)
 {
-    ngx_http_collab_commit_fail_queued(doc, "Document reloaded from the "
-                                            "database: the op was not "
-                                            "committed");
+    ngx_queue_t               *q;
+    ngx_http_collab_ws_t      *ws;
+    ngx_http_collab_submit_t  *s;
+
+    while (!ngx_queue_empty(&doc->submits)) {
+        q = ngx_queue_head(&doc->submits);
+        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+        ngx_queue_remove(q);
+        doc->nsubmits--;
+
+        ws = s->ws;
+        ngx_http_collab_submit_free(s);
+
+        if (ws) {
+            /* may free the session, which detaches its other submits */
+            ngx_http_collab_ws_close(ws, NGX_HTTP_COLLAB_CLOSE_RELOADED,
+                                     "document reloaded: fetch it again");
+        }
+    }
+
     doc->retries = 0;
 }
 

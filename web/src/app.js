@@ -8,6 +8,8 @@
 import {bindEditor} from './binding.js';
 import {connect} from './connection.js';
 import {listDocuments, newId, remember, validId} from './docs.js';
+import {diffOp, rebaseOps} from './ops.js';
+import {toCodePoints, toUtf16} from './text.js';
 import {getIdentity, setName} from './identity.js';
 import {type} from './type.js';
 
@@ -32,9 +34,9 @@ const COLLECTION = meta('collab-collection', 'docs');
 
 let identity = getIdentity();
 let current = null;    /* the open editor: {id, doc, presence, binding} */
-let statusTimer = null;
 
 let wantOnline = true;
+let reloads = 0;     /* documents the server reloaded (RELOADED) */
 
 const conn = connect((state) => {
   const badge = $('conn');
@@ -42,7 +44,7 @@ const conn = connect((state) => {
   badge.textContent = state;
   $('conn-toggle').textContent = wantOnline ? 'Go offline' : 'Go online';
   document.body.dataset.conn = state;
-});
+}, reloadEditor);
 
 /* header */
 
@@ -72,26 +74,58 @@ $('conn-toggle').addEventListener('click', () => setOnline(!wantOnline));
 
 /* views */
 
-function closeEditor() {
-  if (!current) {
-    return;
-  }
-
-  const {doc, presence, binding, off} = current;
-
-  current = null;
-  clearInterval(statusTimer);
-  off();
-  if (binding) {
-    binding.destroy();
+/* an editor's listeners, view and subscriptions go */
+function teardown(ed) {
+  clearInterval(ed.timer);
+  ed.off();
+  if (ed.binding) {
+    ed.binding.destroy();
   }
   /*
    * unsubscribed but not destroyed: coming back to the same id at once
    * must not find a Doc that a late destroy() then takes away
    */
-  presence.unsubscribe();
-  doc.unsubscribe();
+  ed.presence.unsubscribe();
+  ed.doc.unsubscribe();
+  if (ed.dead) {
+    ed.dead.close();
+  }
+}
+
+function closeEditor() {
+  if (!current) {
+    return;
+  }
+
+  const ed = current;
+
+  current = null;
+  teardown(ed);
+  if (ed.prev) {
+    teardown(ed.prev);
+  }
   $('doc-title').textContent = '';
+}
+
+/*
+ * The server reloaded the open document from the database (connection.js,
+ * RELOADED): it is opened again on the new connection.  The old editor
+ * stays on screen, and takes keystrokes, until the new one has loaded;
+ * then what the server had not acknowledged is sent again, on its text.
+ */
+function reloadEditor(old) {
+  reloads++;
+  document.body.dataset.reloads = String(reloads);
+  if (!current) {
+    old.close();
+    return;
+  }
+
+  const prev = current;
+
+  prev.dead = old;
+  current = null;
+  showEditor(prev.id, prev);
 }
 
 async function showHome() {
@@ -135,23 +169,53 @@ async function showHome() {
       + 'opened in this browser.';
 }
 
-function showEditor(id) {
+function showEditor(id, prev = null) {
   const view = $('view');
   const status = el('span', {className: 'status'});
   const peers = el('span', {className: 'peers'});
   const box = el('div', {className: 'editor'});
   const doc = conn.connection.get(COLLECTION, id);
   const presence = conn.connection.getDocPresence(COLLECTION, id);
-  const me = {id, doc, presence, binding: null, off: null};
+  const me = {id, doc, presence, binding: null, off: null, timer: null,
+              prev};
+  let unsaved = {ops: [], mine: ''};
 
   current = me;
   remember(id);
   $('doc-title').textContent = id;
-  view.replaceChildren(
-    el('div', {className: 'doc-bar'}, status, el('span', {textContent: '·'}),
-       el('span', {textContent: 'editing with:'}), peers),
-    box);
   status.textContent = 'loading…';
+  if (!prev) {
+    show();
+  }
+
+  function show() {
+    view.replaceChildren(
+      el('div', {className: 'doc-bar'}, status, el('span', {textContent: '·'}),
+         el('span', {textContent: 'editing with:'}), peers),
+      box);
+  }
+
+  /* a reload: the previous editor gives way, with what it had not saved */
+  function swap() {
+    const p = me.prev;
+
+    if (!p) {
+      return null;
+    }
+    me.prev = null;
+    unsaved = {
+      ops: [p.doc.inflightOp, ...p.doc.pendingOps]
+        .filter((o) => o && o.op).map((o) => o.op),
+      mine: p.doc.data,
+    };
+    const v = p.binding && p.binding.view;
+    const caret = v && {mine: v.state.doc.toString(),
+                        head: v.state.selection.main.head,
+                        focused: v.hasFocus};
+    teardown(p);
+    show();
+    return caret;
+  }
 
   function showStatus() {
     const saved = doc.hasWritePending() ? 'saving…' : 'saved';
@@ -173,11 +237,59 @@ function showEditor(id) {
     if (current !== me || me.binding) {
       return;
     }
+    const caret = swap();
+    reapply();
     me.binding = bindEditor({
       parent: box, doc, presence, onPeers: showPeers,
       me: () => ({name: identity.name, color: identity.color}),
     });
+    if (caret) {
+      placeCaret(caret);
+    }
     showStatus();
+  }
+
+  /* the caret where it was in the previous editor's text, and the focus */
+  function placeCaret({mine, head, focused}) {
+    const v = me.binding.view;
+    const text = v.state.doc.toString();
+    const cp = type.transformPosition(toCodePoints(mine, head),
+                                      diffOp(mine, text));
+    const at = Math.min(toUtf16(text, cp), text.length);
+
+    v.dispatch({selection: {anchor: at}});
+    if (focused) {
+      v.focus();
+    }
+  }
+
+  /*
+   * The user's unacknowledged edits, moved onto the server's text (as
+   * they were, where they cannot be undone), where they still fit it.
+   */
+  function reapply() {
+    let text = doc.data;
+    let kept = 0;
+
+    if (!unsaved.ops.length || typeof text !== 'string') {
+      return;
+    }
+    const ops = rebaseOps(unsaved.ops, unsaved.mine, text) || unsaved.ops;
+
+    unsaved.ops = [];
+    for (const op of ops) {
+      try {
+        text = type.apply(text, op);
+      } catch (e) {
+        console.warn('collab: an unsaved edit no longer fits', id, op);
+        continue;
+      }
+      doc.submitOp(op, {source: 'reapplied'});
+      kept++;
+    }
+    if (kept) {
+      console.info(`collab: ${id}: ${kept} unsaved edits sent again`);
+    }
   }
 
   function onError(err) {
@@ -205,7 +317,7 @@ function showEditor(id) {
   };
 
   /* acks move the version without an event of their own: poll too */
-  statusTimer = setInterval(showStatus, 250);
+  me.timer = setInterval(showStatus, 250);
 
   presence.subscribe((err) => {
     if (err) {
@@ -215,6 +327,9 @@ function showEditor(id) {
 
   doc.subscribe((err) => {
     if (err) {
+      if (current === me) {
+        swap();
+      }
       status.replaceChildren(el('span', {className: 'error',
                                          textContent: err.message}));
       return;
@@ -261,8 +376,12 @@ showIdentity();
 route();
 
 window.collab = {
-  connection: conn.connection,
-  socket: conn.socket,
+  get connection() {
+    return conn.connection;
+  },
+  get socket() {
+    return conn.socket;
+  },
   offline: () => setOnline(false),
   online: () => setOnline(true),
   get doc() {

@@ -24,15 +24,17 @@ export function wsUrl() {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
 }
 
-export function connect(onState) {
-  const socket = new ReconnectingWebSocket(wsUrl(), [], {
-    maxEnqueuedMessages: 0,
-    minReconnectionDelay: 300 + Math.random() * 400,
-    maxReconnectionDelay: 8000,
-    reconnectionDelayGrowFactor: 1.6,
-    connectionTimeout: 4000,
-  });
-  const connection = new sharedb.Connection(socket);
+/*
+ * The close code of a server that threw its copy of a document away (it
+ * disagreed with the database).  The client's copy may hold the same
+ * wrong ops, and the stock sharedb client would resubscribe from it: the
+ * connection is replaced by a new one, which loads the server's truth.
+ */
+export const RELOADED = 4001;
+
+export function connect(onState, onReloaded) {
+  let socket = null;
+  let connection = null;
   let wantOnline = true;
 
   function report() {
@@ -50,14 +52,43 @@ export function connect(onState) {
     onState(state);
   }
 
-  connection.on('state', report);
+  function open() {
+    const ws = new ReconnectingWebSocket(wsUrl(), [], {
+      maxEnqueuedMessages: 0,
+      minReconnectionDelay: 300 + Math.random() * 400,
+      maxReconnectionDelay: 8000,
+      reconnectionDelayGrowFactor: 1.6,
+      connectionTimeout: 4000,
+    });
+    const c = new sharedb.Connection(ws);
+
+    c.on('state', report);
+    ws.addEventListener('close', (e) => {
+      if (e.code !== RELOADED || ws !== socket) {
+        return;
+      }
+      ws.close(1000, 'reloaded');     /* no reconnect of this one */
+      c.removeListener('state', report);
+      open();
+      onReloaded(c);
+    });
+    socket = ws;
+    connection = c;
+  }
+
+  open();
   window.addEventListener('online', report);
   window.addEventListener('offline', report);
   report();
 
   return {
-    socket,
-    connection,
+    get socket() {
+      return socket;
+    },
+
+    get connection() {
+      return connection;
+    },
 
     /* "go offline": close the socket and stop reconnecting until online() */
     offline() {

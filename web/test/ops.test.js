@@ -6,7 +6,8 @@ import {test} from 'node:test';
 
 import {ChangeSet, Text} from '@codemirror/state';
 
-import {changesToOp, opToChanges} from '../src/ops.js';
+import {changesToOp, diffOp, invertOp, opToChanges, rebaseOps}
+  from '../src/ops.js';
 import {advance, cpLength, toCodePoints, toUtf16} from '../src/text.js';
 import {transformCursor, type} from '../src/type.js';
 
@@ -146,4 +147,47 @@ test("transformPresence moves others' carets as transformSelection does", () => 
   assert.equal(type.transformPresence(null, ['x'], false), null);
   assert.equal(type.name, 'text-unicode');
   assert.equal(type.uri, 'http://sharejs.org/types/text-unicode');
+});
+
+test('invertOp undoes ops whose deletes carry their text', () => {
+  const r = rng(3);
+
+  for (let i = 0; i < 2000; i++) {
+    const before = randomText(r, 12);
+    const after = randomText(r, 12);
+    const op = diffOp(before, after);
+
+    assert.equal(type.apply(before, op), after);
+    assert.equal(type.apply(after, invertOp(op)), before,
+                 JSON.stringify({before, after, op}));
+  }
+  assert.equal(invertOp([1, {d: 2}]), null);
+});
+
+test('rebaseOps moves unsaved edits onto the server\'s text', () => {
+  /* made on a copy with a forged insert at the start */
+  const forged = 'FORGED hello 😀';
+  const ops = [[14, ' a'], [15, {d: 'a'}, 'b🎉']];
+  const mine = ops.reduce((t, op) => type.apply(t, op), forged);
+  assert.equal(mine, 'FORGED hello 😀 b🎉');
+
+  /* the server's text: no forged insert, someone else's edit */
+  const theirs = 'hello, 😀';
+  const out = rebaseOps(ops, mine, theirs);
+  assert.equal(out.reduce((t, op) => type.apply(t, op), theirs),
+               'hello, 😀 b🎉');
+  assert.equal(rebaseOps([[1, {d: 1}]], 'ab', 'ab'), null);
+});
+
+test('diffOp is a shortest edit over code points', () => {
+  const r = rng(4);
+
+  for (let i = 0; i < 1000; i++) {
+    const a = randomText(r, 30);
+    const b = randomText(r, 30);
+    const op = diffOp(a, b);
+    assert.equal(type.apply(a, op), b, JSON.stringify({a, b, op}));
+  }
+  assert.deepEqual(diffOp('FORGED hello', 'hello!'),
+                   [{d: 'FORGED '}, 5, '!']);
 });
