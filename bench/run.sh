@@ -155,6 +155,11 @@ http {
             root $nginx_prefix/html;
             sendfile on;
         }
+        location = /collab_status {
+            allow 127.0.0.1;
+            deny all;
+            collab_status;
+        }
     }
 }
 EOF
@@ -230,10 +235,21 @@ cpu_ticks() {
 
 # run <scenario> <server> <run> <loadgen args...>: one JSON line
 run() {
-    local sc=$1 srv=$2 n=$3 line
+    local sc=$1 srv=$2 n=$3 line staged=0
     shift 3
+    # ours: where the time of its commits went, from collab_status
+    if [ "$srv" = ours ] && node bench/lib/stages.js snap "$ours_port" 2 \
+           "$dir/stages0.json" 2> /dev/null; then
+        staged=1
+    fi
     line=$("$lg" --port "$(port_of "$srv")" --label "$sc" "$@" \
            2> "$dir/lg.err") || true
+    if [ $staged = 1 ] \
+       && node bench/lib/stages.js snap "$ours_port" 2 "$dir/stages1.json" \
+           2> /dev/null; then
+        node bench/lib/stages.js diff "$dir/stages0.json" \
+            "$dir/stages1.json" "$sc" >> "$dir/stages.jsonl" || true
+    fi
     if [ -z "$line" ]; then
         line='{"failed":true}'
         log "$sc/$srv run $n failed: $(tail -2 "$dir/lg.err")"
@@ -440,6 +456,7 @@ done
 
 : > "$results"
 start_store
+: > "$dir/stages.jsonl"
 active=
 for s in $servers; do
     case $s in
@@ -472,4 +489,5 @@ fi
 node bench/lib/report.js --results "$results" --quick "$quick" \
     --runs "$runs" --ot "${ot:-}" --servers "$active" \
     --ref-replay "$ref_replay" --ours-replay "$ours_replay" \
+    --stages-dir "$dir" \
     ${BENCH_ONLY:+--no-docs} --out-dir "$top/docs" --work "$out"

@@ -279,6 +279,40 @@ if (!haveOurs) {
 }
 if (ot) console.log('OT engine in-process (bench/ot/run.sh):\n' + ot + '\n');
 
+/*
+ * Where our commit time went, per scenario (bench/lib/stages.js): the
+ * median over the runs of each stage's mean, in ms.
+ */
+const STAGES = ['queue', 'transform', 'prepare', 'store', 'deliver', 'total',
+                'lock_acquire', 'publish'];
+const stagesFile = work ? path.join(arg('stages-dir', '/tmp/collab-bench'),
+                                    'stages.jsonl') : '';
+const stageRows = stagesFile && fs.existsSync(stagesFile)
+  ? fs.readFileSync(stagesFile, 'utf8').split('\n').filter((l) => l.trim())
+    .map((l) => JSON.parse(l))
+  : [];
+
+function stageTable() {
+  const scs = [...new Set(stageRows.map((r) => r.scenario))]
+    .filter((sc) => stageRows.some((r) => r.scenario === sc
+                                   && r.stages.total && r.stages.total.count));
+  if (!scs.length) return '';
+  const cell = (sc, st) => {
+    const m = median(stageRows.filter((r) => r.scenario === sc)
+      .map((r) => r.stages[st] && r.stages[st].mean_us));
+    return m === undefined ? '-' : (m / 1000).toFixed(3);
+  };
+  let t = '| scenario | ' + STAGES.join(' | ') + ' |\n|---|'
+    + STAGES.map(() => '---:').join('|') + '|\n';
+  for (const sc of scs) {
+    t += `| ${sc} | ` + STAGES.map((st) => cell(sc, st)).join(' | ') + ' |\n';
+  }
+  return t;
+}
+
+const stages = stageTable();
+if (stages) console.log('Where our commit time goes (mean ms per op):\n' + stages);
+
 if (!outDir) process.exit(0);
 
 const notesFile = path.join(__dirname, '..', 'NOTES.md');
@@ -303,7 +337,20 @@ use during the measured window, in % of one core (it is single-threaded, so
 100% would mean it is the bottleneck).
 
 ${plotted ? '![ack latency percentiles against offered load](bench-latency.png)\n' : ''}
-${ot ? '### OT engine in-process (bench/ot/run.sh)\n\n```\n' + ot + '\n```\n' : ''}
+${stages ? `### Where our commit time goes
+
+Mean milliseconds per acknowledged op, from the workers' collab_status
+(section commit_latency) before and after each run: **queue** received to
+taken into a batch (waiting for the lock, the commit before it, history),
+**transform** its own transform and apply, **prepare** taken to the
+statement sent, **store** PostgreSQL's answer (pool wait included),
+**deliver** answer to ack written (publish, subscribers), **total**
+received to ack written; per batch, the Redis round trips of
+**lock_acquire** (only when the lock was not held already) and of its
+last **publish**.
+
+${stages}
+` : ''}${ot ? '### OT engine in-process (bench/ot/run.sh)\n\n```\n' + ot + '\n```\n' : ''}
 ## Machine
 
 ${machine}

@@ -51,6 +51,7 @@
 #include "engine/collab_ot_json.h"
 #include "doc/ngx_http_collab_doc.h"
 #include "doc/ngx_http_collab_commit.h"
+#include "doc/ngx_http_collab_commit_latency.h"
 #include "doc/ngx_http_collab_doc_resync.h"
 #include "doc/ngx_http_collab_fanout.h"
 #include "protocol/ngx_http_collab_src.h"
@@ -248,6 +249,10 @@ ngx_http_collab_commit_init_process(void)
     ngx_http_collab_redis_on_lock_events(ngx_http_collab_commit_reconnected,
                                          ngx_http_collab_commit_shutdown,
                                          NULL);
+
+    if (ngx_http_collab_commit_latency_init_process() != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_collab_status_add_section("commit",
                                               ngx_http_collab_commit_status);
@@ -485,6 +490,8 @@ ngx_http_collab_submit_new(collab_msg_t *msg, u_char *raw, size_t len,
 
     ngx_memzero(s, sizeof(ngx_http_collab_submit_t));
 
+    s->stamps.received = collab_latency_now();
+
     collab_op_init(&s->op);
     collab_op_init(&s->bop);
 
@@ -608,6 +615,7 @@ ngx_http_collab_submit_detach(ngx_http_collab_submit_t *s)
 void
 ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc)
 {
+    uint64_t                   t;
     ngx_int_t                  rc;
     ngx_uint_t                 n;
     ngx_queue_t               *q;
@@ -663,7 +671,10 @@ ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc)
         q = ngx_queue_head(&doc->submits);
         s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
 
+        t = collab_latency_now();
         rc = ngx_http_collab_commit_prepare(doc, s, n);
+        s->stamps.batched = collab_latency_now();
+        s->stamps.transform += s->stamps.batched - t;
 
         if (rc == NGX_HTTP_COLLAB_PREP_BATCH) {
             ngx_queue_remove(q);
@@ -851,6 +862,7 @@ ngx_http_collab_commit_lock(ngx_http_collab_doc_t *doc)
 
     if (rc == NGX_OK) {
         ngx_http_collab_commit_stats.acquires++;
+        doc->lock_asked = collab_latency_now();
         doc->lock_state = NGX_HTTP_COLLAB_LOCK_ACQUIRING;
         doc->freed = 0;
         ngx_http_collab_commit_drain();
@@ -878,6 +890,8 @@ ngx_http_collab_commit_locked(ngx_http_collab_lock_result_e rc, void *data)
     switch (rc) {
 
     case NGX_HTTP_COLLAB_LOCK_OK:
+        ngx_http_collab_commit_latency_lock(collab_latency_now()
+                                            - doc->lock_asked);
         doc->lock_state = NGX_HTTP_COLLAB_LOCK_LOCKED;
         doc->lock_time = ngx_current_msec;
         doc->lock_backoff = 0;
@@ -1694,11 +1708,22 @@ next:
 static void
 ngx_http_collab_commit_send(ngx_http_collab_doc_t *doc)
 {
+    uint64_t                         t;
     ngx_queue_t                     *q;
     ngx_http_collab_submit_t        *s;
     ngx_http_collab_commit_group_t  *g;
 
     g = &ngx_http_collab_commit_group;
+
+    t = collab_latency_now();
+
+    for (q = ngx_queue_head(&doc->batch);
+         q != ngx_queue_sentinel(&doc->batch);
+         q = ngx_queue_next(q))
+    {
+        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+        s->stamps.sent = t;
+    }
 
     if (doc->v == 0 || doc->retries) {
         ngx_http_collab_commit_send_one(doc);
@@ -2245,7 +2270,7 @@ static void
 ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
 {
     int                            rc;
-    uint64_t                       v;
+    uint64_t                       v, now;
     ngx_int_t                      last;
     ngx_queue_t                   *q;
     collab_msg_str_t               data;
@@ -2263,12 +2288,14 @@ ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
 
     v = doc->v;
     last = NGX_DECLINED;
+    now = collab_latency_now();
 
     for (q = ngx_queue_head(&doc->batch);
          q != ngx_queue_sentinel(&doc->batch);
          q = ngx_queue_next(q))
     {
         s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+        s->stamps.answered = now;
 
         /* subscribers see the public form; the real src goes to Redis */
         ngx_http_collab_src_public(s->src.data, s->src.len, pub);
@@ -2323,6 +2350,7 @@ ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
 
     if (last == NGX_OK) {
         doc->publish_pending++;
+        doc->publish_sent = now;
         doc->refs++;
     }
 
@@ -2339,6 +2367,9 @@ ngx_http_collab_commit_published(redisReply *reply, void *data)
         return;
     }
     doc->publish_pending--;
+
+    ngx_http_collab_commit_latency_publish(collab_latency_now()
+                                           - doc->publish_sent);
 
     /*
      * The receivers of the last PUBLISH: only this worker's subscription
@@ -2434,6 +2465,10 @@ ngx_http_collab_commit_deliver(ngx_http_collab_doc_t *doc)
 
         if (ack) {
             ngx_http_collab_frame_release(ack);
+
+            if (delivered == NGX_OK) {
+                ngx_http_collab_commit_latency_acked(&s->stamps);
+            }
         }
 
         ngx_http_collab_submit_free(s);

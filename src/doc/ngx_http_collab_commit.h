@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_collab.h"
+#include "doc/ngx_http_collab_commit_latency.h"
 #include "doc/ngx_http_collab_doc.h"
 
 
@@ -35,6 +36,8 @@ struct ngx_http_collab_submit_s {
     char                      *json;        /* bop encoded, malloc'ed */
     size_t                     json_len;
     ngx_http_collab_frame_t   *frame;       /* its op message, committed */
+
+    ngx_http_collab_commit_stamps_t  stamps; /* for commit_latency */
 
     ngx_pid_t                  origin;      /* forwarded by this worker */
     ngx_msec_t                 fwd_time;    /* when we forwarded it */

@@ -140,6 +140,8 @@ struct ngx_http_collab_doc_s {
     ngx_msec_t                 lock_time;
     ngx_msec_t                 lock_backoff;
     ngx_msec_t                 lock_wait;   /* since when it is refused */
+    uint64_t                   lock_asked;  /* us, the acquire sent */
+    uint64_t                   publish_sent; /* us, the last PUBLISH */
     ngx_event_t                linger;
     ngx_http_collab_redis_lock_t  lock;
     ngx_event_t                lock_retry;
