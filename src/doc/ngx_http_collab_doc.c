@@ -988,7 +988,6 @@ ngx_http_collab_doc_loaded(void *data, ngx_int_t rc,
         doc->text = t;
         doc->exists = 1;
         doc->v = (uint64_t) res->snapshot_version;
-        doc->snapshot_v = doc->v;
     }
 
     for (i = 0; i < res->nops; i++) {

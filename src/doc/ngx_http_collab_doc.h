@@ -122,7 +122,6 @@ struct ngx_http_collab_doc_s {
 
     uint64_t                   seen_v;      /* highest pub/sub version */
     uint64_t                   verify_v;    /* re-read from it, 0: none */
-    uint64_t                   snapshot_v;  /* last snapshot written */
 
     ngx_queue_t                subs;
     ngx_uint_t                 nsubs;
@@ -145,7 +144,6 @@ struct ngx_http_collab_doc_s {
     ngx_event_t                linger;
     ngx_http_collab_redis_lock_t  lock;
     ngx_event_t                lock_retry;
-    uint64_t                   publish_end;
     ngx_uint_t                 publish_pending;
     ngx_uint_t                 tenure;      /* batches since acquired */
     ngx_queue_t                forwarded;   /* sent to the lock holder */
@@ -156,7 +154,6 @@ struct ngx_http_collab_doc_s {
     unsigned                   grouped:1;
     unsigned                   remote_quiet:1;
     unsigned                   committing:1;
-    unsigned                   publishing:1;
     unsigned                   release_pending:1;
     unsigned                   contended:1; /* keeps the channel for nudges */
     unsigned                   wanted:1;    /* another worker waits */

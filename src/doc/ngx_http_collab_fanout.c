@@ -300,10 +300,6 @@ ngx_http_collab_fanout_message(ngx_str_t *channel, u_char *payload,
         return;
     }
 
-    if (doc->publishing && v < doc->publish_end) {
-        return;
-    }
-
     if (doc->seen_v < v + 1) {
         doc->seen_v = v + 1;
     }
