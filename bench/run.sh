@@ -308,6 +308,25 @@ idle() {
     sleep 2
 }
 
+# pg_floor <run>: PostgreSQL's own single-client commit rate in this
+# session (pgbench, one single-row INSERT per transaction, commits synced
+# like ours), what "one op per ack" is measured against
+pg_floor() {
+    local n=$1 dur=5 out tps lat
+    [ $quick = 1 ] && dur=3
+    psql -X -q "$conninfo" -c "CREATE TABLE IF NOT EXISTS bench_floor
+        (id bigserial PRIMARY KEY, v int)" > /dev/null 2>&1 || return 0
+    echo 'INSERT INTO bench_floor (v) VALUES (1);' > "$dir/floor.sql"
+    out=$(pgbench -n -M prepared -c 1 -T "$dur" -f "$dir/floor.sql" \
+          "$conninfo" 2>&1) || { log "pgbench failed: $out"; return 0; }
+    tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    lat=$(echo "$out" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
+    [ -n "$tps" ] || return 0
+    echo "{\"scenario\":\"pg_floor\",\"server\":\"pg\",\"run\":$n,\"tps\":$tps,\"latency_ms\":${lat:-0}}" \
+        >> "$results"
+    tail -1 "$results" >&2
+}
+
 # the ~10 KB document of the snapshot scenario, created once through the
 # WebSocket; its REST body, byte for byte, becomes the static file
 snapshot_doc=snap10k
@@ -469,6 +488,7 @@ log "servers:$active; $runs run(s) per figure; results in $results"
 
 # runs alternate between the servers so drift on a shared machine hits both
 for n in $(seq 1 "$runs"); do
+    pg_floor "$n"
     for s in $active; do
         log "run $n on $s"
         scenarios "$s" "$n"

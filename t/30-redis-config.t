@@ -37,7 +37,7 @@ GET /nothing
 "GET /status HTTP/1.0\r\nHost: x\r\n\r\n"
 --- response_headers
 Content-Type: application/json
---- response_body_like: ^\{"pid":\d+,"version":"[^"]+","redis":\{"enabled":1,"address":"127\.0\.0\.1:\d+","connections":\{"command":\{"state":"(connected|connecting)","up":[01],.*"locks":\{"acquired":0,[^}]*\}\}(,"\w+":\{[^{}]*\})*\}$
+--- response_body_like: ^\{"pid":\d+,"version":"[^"]+","redis":\{"enabled":1,"address":"127\.0\.0\.1:\d+","connections":\{"command":\{"state":"(connected|connecting)","up":[01],.*"locks":\{"acquired":0,[^}]*\}\}(,"\w+":\{([^{}]|\{[^{}]*\})*\})*\}$
 
 
 === TEST 3: status in Prometheus text
