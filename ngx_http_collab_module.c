@@ -82,6 +82,13 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       offsetof(ngx_http_collab_main_conf_t, max_op_lag),
       NULL },
 
+    { ngx_string("collab_commit_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, commit_wait),
+      NULL },
+
     { ngx_string("collab_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_collab_redis_set_addr,
@@ -260,6 +267,7 @@ ngx_http_collab_create_main_conf(ngx_conf_t *cf)
     cmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->snapshot_interval = NGX_CONF_UNSET_UINT;
     cmcf->max_op_lag = NGX_CONF_UNSET_UINT;
+    cmcf->commit_wait = NGX_CONF_UNSET_MSEC;
     cmcf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->lock_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->enabled = NGX_CONF_UNSET;
@@ -279,6 +287,7 @@ ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->pg_timeout, 10000);
     ngx_conf_init_uint_value(cmcf->snapshot_interval, 100);
     ngx_conf_init_uint_value(cmcf->max_op_lag, 100000);
+    ngx_conf_init_msec_value(cmcf->commit_wait, 30000);
     ngx_conf_init_value(cmcf->enabled, 0);
     ngx_conf_init_value(cmcf->api, 0);
 

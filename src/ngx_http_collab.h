@@ -27,6 +27,7 @@ typedef struct {
     ngx_msec_t                 pg_timeout;       /* collab_postgres_timeout */
     ngx_uint_t                 snapshot_interval; /* collab_snapshot_interval */
     ngx_uint_t                 max_op_lag;       /* collab_max_op_lag */
+    ngx_msec_t                 commit_wait;      /* collab_commit_wait */
 
     ngx_str_t                  redis_addr;       /* collab_redis */
     ngx_str_t                  redis_host;       /* resolved, NUL-ended */

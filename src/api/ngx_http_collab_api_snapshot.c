@@ -162,6 +162,9 @@ ngx_http_collab_api_snapshot(ngx_http_request_t *r, ngx_str_t *c,
     ctx->req.handler = ngx_http_collab_api_snap_ready;
     ctx->req.data = ctx;
 
+    /* an HTTP client gets its 503 (and retries) rather than a long wait */
+    ctx->req.no_wait = 1;
+
     /*
      * A loading document will be as fresh as its load; a loaded one not
      * kept current by its channel reads what was committed since.

@@ -518,6 +518,64 @@ ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc)
 
 
 /*
+ * The ops queued longer than collab_commit_wait get an error, the others
+ * keep waiting for the database; returns how many still wait.
+ */
+ngx_uint_t
+ngx_http_collab_commit_expire(ngx_http_collab_doc_t *doc)
+{
+    uint64_t                   now, wait;
+    ngx_uint_t                 n;
+    ngx_queue_t               *q, *next;
+    ngx_http_collab_submit_t  *s;
+
+    now = collab_latency_now();
+    wait = (uint64_t) ngx_http_collab_doc_worker.cmcf->commit_wait * 1000;
+    n = 0;
+
+    for (q = ngx_queue_head(&doc->submits);
+         q != ngx_queue_sentinel(&doc->submits);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+
+        if (now - s->stamps.received < wait) {
+            n++;
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        doc->nsubmits--;
+
+        ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_UNKNOWN,
+                                     "Database unavailable: the op was "
+                                     "not committed");
+        ngx_http_collab_submit_free(s);
+    }
+
+    if (n) {
+        ngx_log_error(NGX_LOG_INFO, ngx_http_collab_doc_worker.log, 0,
+                      "collab: \"%V\": %ui op(s) wait for PostgreSQL",
+                      &doc->name, n);
+    }
+
+    return n;
+}
+
+
+/* ms before the next try while the database is away: 50 ms to 1 s */
+ngx_msec_t
+ngx_http_collab_commit_backoff(ngx_http_collab_doc_t *doc)
+{
+    doc->db_backoff = doc->db_backoff ? ngx_min(doc->db_backoff * 2, 1000)
+                                      : 50;
+
+    return doc->db_backoff;
+}
+
+
+/*
  * The copy is thrown away: a queued op was made against it, so its
  * submitter is closed with NGX_HTTP_COLLAB_CLOSE_RELOADED like the
  * subscribers, unanswered; an error would make the stock client roll the
@@ -907,6 +965,7 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
 
     case NGX_HTTP_COLLAB_STORE_OK:
         doc->retries = 0;
+        doc->db_backoff = 0;
         doc->tenure++;
 
         ngx_http_collab_commit_stats.batches++;
@@ -965,10 +1024,20 @@ ngx_http_collab_commit_done(void *data, ngx_int_t rc,
         return;
 
     case NGX_HTTP_COLLAB_STORE_UNAVAILABLE:
-        ngx_http_collab_commit_fail_batch(doc, COLLAB_MSG_ERR_UNKNOWN,
-                                          "Database unavailable: the op "
-                                          "was not committed");
-        break;
+        /*
+         * The statement did not run: the batch waits for the database,
+         * tried again with a backoff, and only ops older than
+         * collab_commit_wait get an error.
+         */
+        ngx_http_collab_commit_requeue(doc);
+
+        if (ngx_http_collab_commit_expire(doc) == 0) {
+            doc->db_backoff = 0;
+            break;
+        }
+
+        ngx_http_collab_commit_later(doc, ngx_http_collab_commit_backoff(doc));
+        return;
 
     default:
         ngx_http_collab_commit_fail_batch(doc, COLLAB_MSG_ERR_UNKNOWN,

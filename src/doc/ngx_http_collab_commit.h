@@ -107,6 +107,14 @@ void ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc);
  */
 void ngx_http_collab_commit_reset(ngx_http_collab_doc_t *doc);
 
+/*
+ * While PostgreSQL is away: the queued ops older than collab_commit_wait
+ * get an error; returns how many still wait.  backoff: ms until the next
+ * try (50 ms, doubling, at most 1 s; reset by a commit).
+ */
+ngx_uint_t ngx_http_collab_commit_expire(ngx_http_collab_doc_t *doc);
+ngx_msec_t ngx_http_collab_commit_backoff(ngx_http_collab_doc_t *doc);
+
 /* no lock operation is pending (the document may be evicted) */
 ngx_uint_t ngx_http_collab_commit_idle(ngx_http_collab_doc_t *doc);
 

@@ -53,6 +53,8 @@ static void ngx_http_collab_doc_ring_push(ngx_http_collab_doc_t *doc,
     ngx_http_collab_doc_op_t *e);
 static void ngx_http_collab_doc_op_free(ngx_http_collab_doc_op_t *e);
 static void ngx_http_collab_doc_evict_handler(ngx_event_t *ev);
+static void ngx_http_collab_doc_load_retry(ngx_event_t *ev);
+static ngx_uint_t ngx_http_collab_doc_load_wait(ngx_http_collab_doc_t *doc);
 static ngx_uint_t ngx_http_collab_doc_evictable(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_doc_free(ngx_http_collab_doc_t *doc);
 static int ngx_http_collab_doc_emit_raw(yajl_gen g, void *ctx);
@@ -192,7 +194,9 @@ ngx_http_collab_doc_get(ngx_str_t *c, ngx_str_t *d)
             ngx_del_timer(&doc->evict);
         }
 
-        if (doc->state == NGX_HTTP_COLLAB_DOC_LOADING && !doc->loading) {
+        if (doc->state == NGX_HTTP_COLLAB_DOC_LOADING && !doc->loading
+            && !doc->load_retry.timer_set)
+        {
             /* the last load failed: this request tries again */
             ngx_http_collab_doc_load(doc);
         }
@@ -249,6 +253,11 @@ ngx_http_collab_doc_get(ngx_str_t *c, ngx_str_t *d)
     doc->evict.data = doc;
     doc->evict.log = w->log;
     doc->evict.cancelable = 1;
+
+    doc->load_retry.handler = ngx_http_collab_doc_load_retry;
+    doc->load_retry.data = doc;
+    doc->load_retry.log = w->log;
+    doc->load_retry.cancelable = 1;
 
     if (ngx_http_collab_commit_init(doc) != NGX_OK
         || ngx_http_collab_fanout_init(doc) != NGX_OK)
@@ -313,11 +322,14 @@ ngx_http_collab_doc_wait(ngx_http_collab_doc_t *doc,
 {
     req->doc = doc;
     req->queued = 1;
+    req->queued_at = ngx_current_msec;
     doc->refs++;
 
     ngx_queue_insert_tail(&doc->waiters, &req->queue);
 
-    if (doc->state == NGX_HTTP_COLLAB_DOC_LOADING && !doc->loading) {
+    if (doc->state == NGX_HTTP_COLLAB_DOC_LOADING && !doc->loading
+        && !doc->load_retry.timer_set)
+    {
         /* no load in flight (it failed): start one, or fail at once */
         ngx_http_collab_doc_load(doc);
         return;
@@ -953,6 +965,15 @@ ngx_http_collab_doc_loaded(void *data, ngx_int_t rc,
         goto ready;
     }
 
+    if ((rc == NGX_HTTP_COLLAB_STORE_UNAVAILABLE
+         || rc == NGX_HTTP_COLLAB_STORE_UNKNOWN)
+        && ngx_http_collab_doc_load_wait(doc))
+    {
+        /* PostgreSQL is away: what waits keeps waiting, for a while */
+        ngx_http_collab_store_result_free(res);
+        return;
+    }
+
     if (rc != NGX_HTTP_COLLAB_STORE_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_http_collab_doc_worker.log, 0,
                       "collab: loading \"%V\" failed (%i)", &doc->name, rc);
@@ -1444,6 +1465,84 @@ ngx_http_collab_doc_evictable(ngx_http_collab_doc_t *doc)
 }
 
 
+/*
+ * A load found PostgreSQL away: the requests and ops waiting for longer
+ * than collab_commit_wait get their error now, the others wait for the
+ * next try; returns 1 if anything still waits.
+ */
+static ngx_uint_t
+ngx_http_collab_doc_load_wait(ngx_http_collab_doc_t *doc)
+{
+    ngx_msec_t                  wait;
+    ngx_uint_t                  n;
+    ngx_queue_t                *q, *next, expired;
+    ngx_http_collab_doc_req_t  *req;
+
+    wait = ngx_http_collab_doc_worker.cmcf->commit_wait;
+    n = 0;
+
+    ngx_queue_init(&expired);
+
+    for (q = ngx_queue_head(&doc->waiters);
+         q != ngx_queue_sentinel(&doc->waiters);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        req = ngx_queue_data(q, ngx_http_collab_doc_req_t, queue);
+
+        if (!req->no_wait && ngx_current_msec - req->queued_at < wait) {
+            n++;
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&expired, q);
+    }
+
+    /* answered after the walk: a handler may touch the waiters */
+    doc->refs++;
+
+    while (!ngx_queue_empty(&expired)) {
+        q = ngx_queue_head(&expired);
+        req = ngx_queue_data(q, ngx_http_collab_doc_req_t, queue);
+
+        ngx_queue_remove(q);
+        req->queued = 0;
+        doc->refs--;
+
+        req->handler(req, NGX_HTTP_COLLAB_DOC_UNAVAILABLE);
+    }
+
+    doc->refs--;
+
+    n += ngx_http_collab_commit_expire(doc);
+
+    if (n == 0) {
+        doc->db_backoff = 0;
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ngx_http_collab_doc_worker.log, 0,
+                  "collab: loading \"%V\": PostgreSQL is unavailable, "
+                  "%ui request(s) and op(s) wait", &doc->name, n);
+
+    ngx_add_timer(&doc->load_retry, ngx_http_collab_commit_backoff(doc));
+
+    return 1;
+}
+
+
+static void
+ngx_http_collab_doc_load_retry(ngx_event_t *ev)
+{
+    ngx_http_collab_doc_t  *doc = ev->data;
+
+    if (doc->state == NGX_HTTP_COLLAB_DOC_LOADING && !doc->loading) {
+        ngx_http_collab_doc_load(doc);
+    }
+}
+
+
 static void
 ngx_http_collab_doc_evict_handler(ngx_event_t *ev)
 {
@@ -1474,6 +1573,10 @@ ngx_http_collab_doc_free(ngx_http_collab_doc_t *doc)
 
     if (doc->evict.timer_set) {
         ngx_del_timer(&doc->evict);
+    }
+
+    if (doc->load_retry.timer_set) {
+        ngx_del_timer(&doc->load_retry);
     }
 
     /* only at exit can subscribers or waiters still be here */

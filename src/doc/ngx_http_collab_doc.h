@@ -83,8 +83,10 @@ struct ngx_http_collab_doc_req_s {
     ngx_http_collab_ws_t      *ws;
     uint64_t                   since;
     uint64_t                   until;       /* 0: the head */
+    ngx_msec_t                 queued_at;   /* PostgreSQL away: its age */
     unsigned                   want_ops:1;
     unsigned                   fresh:1;     /* read the DB head first */
+    unsigned                   no_wait:1;   /* PostgreSQL away: fail now */
     unsigned                   queued:1;
 };
 
@@ -140,6 +142,8 @@ struct ngx_http_collab_doc_s {
     ngx_msec_t                 lock_backoff;
     ngx_msec_t                 lock_wait;   /* since when it is refused */
     uint64_t                   lock_asked;  /* us, the acquire sent */
+    ngx_msec_t                 db_backoff;  /* PostgreSQL away: ms */
+    ngx_event_t                load_retry;  /* a load that found it away */
     uint64_t                   publish_sent; /* us, the last PUBLISH */
     ngx_event_t                linger;
     ngx_http_collab_redis_lock_t  lock;

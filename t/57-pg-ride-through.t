@@ -1,0 +1,117 @@
+# PostgreSQL restarted, then stopped for 10 s, while stock sharedb clients
+# on two workers type: no op is refused (they wait, within
+# collab_commit_wait, and commit when it is back), none is lost or
+# committed twice, and the replicas converge on the op log's text.
+use lib 't/lib';
+use Test::Collab with => [qw(postgres redis)];
+use IO::Socket::INET;
+
+my ($pg_port) = pg_conninfo() =~ /port=(\d+)/;
+my $pg_dir = pg_query('SHOW data_directory') =~ s{/data/?$}{}r;
+my $root = $Test::Collab::ROOT;
+
+my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                              Listen => 1) or die "no free port: $!";
+my $rp = $s->sockport;
+close $s;
+
+my $js = <<'JS';
+const C = require(process.env.COLLAB_ROOT + '/t/js/lib/collab-client');
+const cp = require('child_process');
+const url = process.env.COLLAB_WS_URL;
+const pg = (...a) => new Promise((res, rej) => cp.execFile('bash',
+  [`${process.env.COLLAB_ROOT}/.ci/pg.sh`, ...a],
+  (e, out, err) => (e ? rej(new Error(err || e.message)) : res(out))));
+const N = 4;
+
+C.main(async () => {
+  const clients = [];
+  for (let i = 0; i < N; i++) {
+    clients.push(await C.Client.open(url, { name: 'c' + i, reconnect: true }));
+  }
+  const docs = clients.map((c) => c.doc('t57', 'd'));
+  await C.within(C.create(docs[0], '|', C.URI), 5000, 'create');
+  await Promise.all(docs.map((d) => C.within(C.subscribe(d), 5000, 'sub')));
+
+  const acked = new Set();
+  const failed = [];
+  let typing = true;
+  const typists = clients.map(async (c, ci) => {
+    const rng = C.prng(57 + ci);
+    const doc = docs[ci];
+    for (let k = 0; typing; k++) {
+      const tok = `<${ci}.${k}>`;
+      const op = rng() < 0.5 ? [tok] : [C.cpLen(doc.data), tok];
+      try {
+        await C.within(C.submit(doc, op), 40000, `ack of ${tok}`);
+        acked.add(tok);
+      } catch (e) {
+        failed.push(`${tok}: ${e.code || ''} ${e.message}`);
+      }
+      await C.delay(20 + rng.int(40));
+    }
+  });
+
+  await C.delay(1000);
+  C.stage('PostgreSQL restarted (fast shutdown, then start)');
+  await pg('stop', process.env.RT_PG_DIR);
+  await pg('start', process.env.RT_PG_DIR, process.env.RT_PG_PORT);
+  await C.delay(2000);
+  const beforeStop = acked.size;
+
+  C.stage('PostgreSQL stopped for 10 s');
+  await pg('stop', process.env.RT_PG_DIR);
+  await C.delay(10000);
+  const duringStop = acked.size;
+  await pg('start', process.env.RT_PG_DIR, process.env.RT_PG_PORT);
+  await C.delay(3000);
+  typing = false;
+  await Promise.all(typists);
+
+  C.log(`${acked.size} acked (${beforeStop} before the stop, `
+        + `${duringStop - beforeStop} while stopped), ${failed.length} failed`);
+  C.eq(failed, [], 'no op was refused or timed out');
+  C.check(acked.size > duringStop, 'ops were acked after PostgreSQL came back');
+
+  C.stage('quiescence');
+  await C.converge(docs, 20000, 'the replicas converge',
+                   () => C.headVersion('t57', 'd'));
+  const rows = await C.opLog('t57', 'd');
+  C.checkLog(rows, 'd');
+  const text = C.replay(rows, 'd').text;
+  C.eq(text, docs[0].data, 'the op log replays to the replicas\' text');
+  const count = new Map();
+  for (const m of text.matchAll(/<\d+\.\d+>/g)) {
+    count.set(m[0], (count.get(m[0]) || 0) + 1);
+  }
+  const lost = [...acked].filter((t) => !count.has(t));
+  const twice = [...count].filter(([, n]) => n > 1).map(([t]) => t);
+  C.eq(lost, [], 'every acked op is in the op log');
+  C.eq(twice, [], 'no op was committed twice');
+  clients.forEach((c) => c.close());
+}, { timeout: 120000 });
+JS
+
+my $http = <<"EOF";
+    collab_postgres "\$TEST_COLLAB_PG";
+    collab_redis \$TEST_COLLAB_REDIS;
+    server {
+        listen 127.0.0.1:$rp reuseport;
+        location /ws { collab_websocket; }
+    }
+EOF
+
+start_nginx(workers => 2, http_config => $http,
+            config => "    location /ws { collab_websocket; }\n");
+my ($rc, $out) = run_node($js, COLLAB_WS_URL => "ws://127.0.0.1:$rp/ws",
+                          RT_PG_DIR => $pg_dir, RT_PG_PORT => $pg_port,
+                          timeout => 130);
+ok($rc == 0, 'PostgreSQL restarted and stopped for 10 s while clients '
+             . 'type: nothing refused, lost or doubled; replicas converge')
+    or diag($out);
+note($out);
+system("bash '$root/.ci/pg.sh' start '$pg_dir' $pg_port > /dev/null 2>&1");
+stop_nginx();
+check_error_log('PostgreSQL ride-through', must_not => ['[crit]', '[alert]']);
+
+done_testing();
