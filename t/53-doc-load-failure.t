@@ -1,5 +1,6 @@
 # The document layer when things go wrong:
-#  (a) a failed load (PostgreSQL stopped) answers every waiter at once with
+#  (a) with collab_commit_wait 0 (t/57 has the default, which waits), a
+#      failed load (PostgreSQL stopped) answers every waiter at once with
 #      a clear error, and the next request for the same document on the
 #      same worker starts a new load: fetch, subscribe, submit and the REST
 #      snapshot each get an error quickly while it is down (no hang), and
@@ -24,6 +25,7 @@ END { pg('start', $pg_dir, $pg_port) if $pg_dir && $? }
 my $port = start_nginx(
     http_config => 'collab_postgres "' . pg_conninfo() . '";'
                    . ' collab_postgres_pool 2;'
+                   . ' collab_commit_wait 0;'
                    . ' collab_redis ' . redis_addr() . ';',
     config => 'location /ws { collab_websocket; }'
               . ' location /api/ { collab_api; }',

@@ -1,7 +1,8 @@
 # PostgreSQL restarted, then stopped for 10 s, while stock sharedb clients
 # on two workers type: no op is refused (they wait, within
 # collab_commit_wait, and commit when it is back), none is lost or
-# committed twice, and the replicas converge on the op log's text.
+# committed twice, and the replicas converge on the op log's text; a fetch
+# that needs PostgreSQL while it is down waits for it too.
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
 use IO::Socket::INET;
@@ -61,9 +62,18 @@ C.main(async () => {
 
   C.stage('PostgreSQL stopped for 10 s');
   await pg('stop', process.env.RT_PG_DIR);
-  await C.delay(10000);
+  await C.delay(1000);
+  // a fetch of a document no worker holds needs PostgreSQL: it waits too
+  const late = await C.Client.open(url, { name: 'late' });
+  const t0 = Date.now();
+  const fetched = C.fetch(late.doc('t57', 'cold'));
+  await C.delay(9000);
   const duringStop = acked.size;
   await pg('start', process.env.RT_PG_DIR, process.env.RT_PG_PORT);
+  await C.within(fetched, 15000, 'the fetch made while PostgreSQL was down');
+  C.check(Date.now() - t0 > 8000, 'it was answered after PostgreSQL came '
+          + 'back, not refused');
+  late.close();
   await C.delay(3000);
   typing = false;
   await Promise.all(typists);

@@ -1161,11 +1161,6 @@ ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
 
     w = &ngx_http_collab_doc_worker;
 
-    h.c.data = (const char *) doc->c.data;
-    h.c.len = doc->c.len;
-    h.d.data = (const char *) doc->d.data;
-    h.d.len = doc->d.len;
-
     v = doc->v;
     last = NGX_DECLINED;
     now = collab_latency_now();
@@ -1180,10 +1175,9 @@ ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc)
         /* subscribers see the public form; the real src goes to Redis */
         ngx_http_collab_src_public(s->src.data, s->src.len, pub);
 
-        h.src.data = (const char *) pub;
-        h.src.len = s->src.len ? NGX_HTTP_COLLAB_SRC_LEN : 0;
-        h.v = v++;
-        h.seq = s->seq;
+        ngx_http_collab_doc_op_head(doc, &h, pub,
+                                    s->src.len ? NGX_HTTP_COLLAB_SRC_LEN : 0,
+                                    v++, s->seq);
 
         switch (s->kind) {
 
@@ -1278,22 +1272,13 @@ ngx_http_collab_commit_published(redisReply *reply, void *data)
 static void
 ngx_http_collab_commit_deliver(ngx_http_collab_doc_t *doc)
 {
-    uint64_t                       v, before;
-    ngx_int_t                      delivered;
-    ngx_queue_t                   *q;
-    collab_msg_op_head_t           h;
-    ngx_http_collab_frame_t       *ack;
-    ngx_http_collab_submit_t      *s;
-    ngx_http_collab_doc_worker_t  *w;
-
-    w = &ngx_http_collab_doc_worker;
+    uint64_t                   v, before;
+    ngx_int_t                  delivered;
+    ngx_queue_t               *q;
+    ngx_http_collab_frame_t   *ack;
+    ngx_http_collab_submit_t  *s;
 
     before = doc->v;
-
-    h.c.data = (const char *) doc->c.data;
-    h.c.len = doc->c.len;
-    h.d.data = (const char *) doc->d.data;
-    h.d.len = doc->d.len;
 
     while (!ngx_queue_empty(&doc->batch)) {
         q = ngx_queue_head(&doc->batch);
@@ -1303,17 +1288,7 @@ ngx_http_collab_commit_deliver(ngx_http_collab_doc_t *doc)
 
         v = doc->v;
 
-        h.src.data = (const char *) s->src.data;
-        h.src.len = s->src.len;
-        h.v = v;
-        h.seq = s->seq;
-
-        ack = NULL;
-
-        if (s->ws && collab_msg_enc_op_ack(&w->enc, &h) == COLLAB_MSG_OK) {
-            ack = ngx_http_collab_frame_text(collab_msg_enc_data(&w->enc),
-                                             w->enc.len, w->log);
-        }
+        ack = s->ws ? ngx_http_collab_commit_ack_frame(doc, s, v) : NULL;
 
         doc->own_apply = 1;
 
@@ -1412,9 +1387,7 @@ void
 ngx_http_collab_commit_ack(ngx_http_collab_doc_t *doc,
     ngx_http_collab_submit_t *s, uint64_t v)
 {
-    collab_msg_op_head_t           h;
-    ngx_http_collab_frame_t       *ack;
-    ngx_http_collab_doc_worker_t  *w;
+    ngx_http_collab_frame_t  *ack;
 
     if (s->origin) {
         ngx_http_collab_commit_bounce(s);
@@ -1425,23 +1398,7 @@ ngx_http_collab_commit_ack(ngx_http_collab_doc_t *doc,
         return;
     }
 
-    w = &ngx_http_collab_doc_worker;
-
-    h.c.data = (const char *) doc->c.data;
-    h.c.len = doc->c.len;
-    h.d.data = (const char *) doc->d.data;
-    h.d.len = doc->d.len;
-    h.src.data = (const char *) s->src.data;
-    h.src.len = s->src.len;
-    h.v = v;
-    h.seq = s->seq;
-
-    if (collab_msg_enc_op_ack(&w->enc, &h) != COLLAB_MSG_OK) {
-        return;
-    }
-
-    ack = ngx_http_collab_frame_text(collab_msg_enc_data(&w->enc), w->enc.len,
-                                     w->log);
+    ack = ngx_http_collab_commit_ack_frame(doc, s, v);
     if (ack == NULL) {
         return;
     }
@@ -1449,6 +1406,27 @@ ngx_http_collab_commit_ack(ngx_http_collab_doc_t *doc,
     ngx_http_collab_commit_reply(doc, s, v, ack);
 
     ngx_http_collab_frame_release(ack);
+}
+
+
+/* the ack of submit s, committed at v, as a new frame; NULL: no memory */
+ngx_http_collab_frame_t *
+ngx_http_collab_commit_ack_frame(ngx_http_collab_doc_t *doc,
+    ngx_http_collab_submit_t *s, uint64_t v)
+{
+    collab_msg_op_head_t           h;
+    ngx_http_collab_doc_worker_t  *w;
+
+    w = &ngx_http_collab_doc_worker;
+
+    ngx_http_collab_doc_op_head(doc, &h, s->src.data, s->src.len, v, s->seq);
+
+    if (collab_msg_enc_op_ack(&w->enc, &h) != COLLAB_MSG_OK) {
+        return NULL;
+    }
+
+    return ngx_http_collab_frame_text(collab_msg_enc_data(&w->enc), w->enc.len,
+                                      w->log);
 }
 
 

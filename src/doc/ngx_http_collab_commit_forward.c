@@ -340,10 +340,8 @@ ngx_http_collab_submit_t *
 ngx_http_collab_commit_forwarded(ngx_http_collab_doc_t *doc, ngx_str_t *src,
     uint64_t seq, ngx_http_collab_frame_t **ack)
 {
-    ngx_queue_t                   *q;
-    collab_msg_op_head_t           h;
-    ngx_http_collab_submit_t      *s;
-    ngx_http_collab_doc_worker_t  *w;
+    ngx_queue_t               *q;
+    ngx_http_collab_submit_t  *s;
 
     *ack = NULL;
 
@@ -370,21 +368,7 @@ ngx_http_collab_commit_forwarded(ngx_http_collab_doc_t *doc, ngx_str_t *src,
             return s;
         }
 
-        w = &ngx_http_collab_doc_worker;
-
-        h.c.data = (const char *) doc->c.data;
-        h.c.len = doc->c.len;
-        h.d.data = (const char *) doc->d.data;
-        h.d.len = doc->d.len;
-        h.src.data = (const char *) s->src.data;
-        h.src.len = s->src.len;
-        h.v = doc->v;
-        h.seq = s->seq;
-
-        if (collab_msg_enc_op_ack(&w->enc, &h) == COLLAB_MSG_OK) {
-            *ack = ngx_http_collab_frame_text(collab_msg_enc_data(&w->enc),
-                                              w->enc.len, w->log);
-        }
+        *ack = ngx_http_collab_commit_ack_frame(doc, s, doc->v);
 
         return s;
     }

@@ -162,4 +162,8 @@ void ngx_http_collab_commit_group_done(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
 
 
+ngx_http_collab_frame_t *ngx_http_collab_commit_ack_frame(
+    ngx_http_collab_doc_t *doc, ngx_http_collab_submit_t *s, uint64_t v);
+
+
 #endif /* _NGX_HTTP_COLLAB_COMMIT_INT_H_INCLUDED_ */

@@ -830,16 +830,12 @@ ngx_http_collab_doc_stored_frame(ngx_http_collab_doc_t *doc,
 
     w = &ngx_http_collab_doc_worker;
 
-    h.c.data = (const char *) doc->c.data;
-    h.c.len = doc->c.len;
-    h.d.data = (const char *) doc->d.data;
-    h.d.len = doc->d.len;
     ngx_http_collab_src_public(so->src.data, so->src.len, pub);
 
-    h.src.data = (const char *) pub;
-    h.src.len = so->src.len ? NGX_HTTP_COLLAB_SRC_LEN : 0;
-    h.v = (uint64_t) so->version - 1;
-    h.seq = (uint64_t) so->seq;
+    ngx_http_collab_doc_op_head(doc, &h, pub,
+                                so->src.len ? NGX_HTTP_COLLAB_SRC_LEN : 0,
+                                (uint64_t) so->version - 1,
+                                (uint64_t) so->seq);
 
     switch (so->kind) {
 
@@ -1540,6 +1536,22 @@ ngx_http_collab_doc_load_retry(ngx_event_t *ev)
     if (doc->state == NGX_HTTP_COLLAB_DOC_LOADING && !doc->loading) {
         ngx_http_collab_doc_load(doc);
     }
+}
+
+
+void
+ngx_http_collab_doc_op_head(ngx_http_collab_doc_t *doc,
+    collab_msg_op_head_t *h, const u_char *src, size_t src_len, uint64_t v,
+    uint64_t seq)
+{
+    h->c.data = (const char *) doc->c.data;
+    h->c.len = doc->c.len;
+    h->d.data = (const char *) doc->d.data;
+    h->d.len = doc->d.len;
+    h->src.data = (const char *) src;
+    h->src.len = src_len;
+    h->v = v;
+    h->seq = seq;
 }
 
 

@@ -286,4 +286,10 @@ ngx_int_t ngx_http_collab_doc_work(ngx_http_collab_doc_t *doc);
 void ngx_http_collab_doc_idle(ngx_http_collab_doc_t *doc);
 
 
+/* the head of an op message of doc: its names, src, version and seq */
+void ngx_http_collab_doc_op_head(ngx_http_collab_doc_t *doc,
+    collab_msg_op_head_t *h, const u_char *src, size_t src_len, uint64_t v,
+    uint64_t seq);
+
+
 #endif /* _NGX_HTTP_COLLAB_DOC_H_INCLUDED_ */
