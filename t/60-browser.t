@@ -20,6 +20,7 @@ __DATA__
 --- http_config
     include /etc/nginx/mime.types;
     collab_postgres "$TEST_COLLAB_PG";
+    collab_commit_wait 2s;
     collab_redis $TEST_COLLAB_REDIS;
 --- config
     location /ws { collab_websocket; }
@@ -50,6 +51,15 @@ const MIDDLE = 'Agenda\n- ship the editor\n- write the docs\n';
 const OFFLINE_TEXT = ' typed offline ✈️';
 const CUT_TEXT = ' typed while cut off 🌧';
 const RELOAD_TEXT = ' and after a reload';
+const KEPT_TEXT = ' typed while the database was down 🛠';
+
+function run(cmd, args) {
+    return new Promise((res, rej) => execFile(cmd, args,
+        (e, out, err) => (e ? rej(new Error(err || e.message))
+                            : res(out.trim()))));
+}
+const pgCtl = (...a) => run('bash',
+    [path.join(process.env.COLLAB_ROOT, '.ci/pg.sh'), ...a]);
 const {execFile} = require('child_process');
 
 function redisCli(...args) {
@@ -264,6 +274,39 @@ async function converged(pages, what) {
               'the pages dropped the forged text: ' + JSON.stringify(text));
         check(text.endsWith(CUT_TEXT + RELOAD_TEXT),
               'the edit made on the forged text was sent again and kept');
+
+        /*
+         * PostgreSQL away for longer than collab_commit_wait (2 s here):
+         * the server answers the edit with an error, the page keeps the
+         * text, says so, and commits it once the database is back
+         */
+        const pgDir = (await run('psql', ['-X', '-tA', process.env.COLLAB_PG,
+            '-c', 'SHOW data_directory'])).replace(/\/data\/?$/, '');
+        const pgPort = /port=(\d+)/.exec(process.env.COLLAB_PG)[1];
+        await pgCtl('stop', pgDir);
+        try {
+            await a.click('.cm-content');
+            await a.keyboard.press('Control+End');
+            await a.keyboard.type(KEPT_TEXT, {delay: 10});
+            await until(() => a.evaluate(() => document
+                .querySelector('.status').dataset.kept === 'true'),
+                'page A says its edits are kept', 15000);
+            const st = await a.evaluate(() =>
+                document.querySelector('.status').textContent);
+            check(/offline, your edits are kept/.test(st),
+                  'the status says so: ' + st);
+            await sleep(3000);
+            check((await state(a)).text.endsWith(KEPT_TEXT),
+                  'the page still shows what was typed, past the window');
+        } finally {
+            await pgCtl('start', pgDir, pgPort);
+        }
+        text = await converged(pages, 'after the database came back');
+        check(text.endsWith(KEPT_TEXT),
+              'the kept edit was committed: ' + JSON.stringify(text.slice(-60)));
+        check(await a.evaluate(() => document.querySelector('.status')
+                               .dataset.kept === 'false'),
+              'the page no longer says its edits are kept');
 
         check(errors.length === 0, 'no page errors ' + errors.join('; '));
     } catch (e) {

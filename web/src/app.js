@@ -218,7 +218,10 @@ function showEditor(id, prev = null) {
   }
 
   function showStatus() {
-    const saved = doc.hasWritePending() ? 'saving…' : 'saved';
+    const kept = me.binding && me.binding.offline;
+    const saved = kept ? 'offline, your edits are kept'
+      : doc.hasWritePending() ? 'saving…' : 'saved';
+    status.dataset.kept = String(!!kept);
     status.textContent = doc.type
       ? `version ${doc.version} · ${saved}`
       : 'loading…';
@@ -240,7 +243,7 @@ function showEditor(id, prev = null) {
     const caret = swap();
     reapply();
     me.binding = bindEditor({
-      parent: box, doc, presence, onPeers: showPeers,
+      parent: box, doc, presence, onPeers: showPeers, onKept: showStatus,
       me: () => ({name: identity.name, color: identity.color}),
     });
     if (caret) {

@@ -6,6 +6,14 @@
  * text and doc.data are always equal.  Remote ops: applied to the editor as
  * one transaction that is kept out of the undo history.  CodeMirror counts
  * UTF-16 units, text-unicode code points: every position is converted.
+ *
+ * Kept edits: an op the server could not commit because its database was
+ * away for longer than collab_commit_wait comes back as an error, and the
+ * stock client rolls the document back.  The user's text is not lost: the
+ * op is kept with the text it was made on, moved onto the document again
+ * once it has reloaded, and sent again (the server makes it wait until the
+ * database is back).  onKept(offline) says when that starts (an edit came
+ * back) and ends (an edit was acknowledged again).
  */
 
 import {Annotation, EditorState, Transaction} from '@codemirror/state';
@@ -18,7 +26,8 @@ import {
 
 import {remoteCursorField, setRemoteCursors} from './cursors.js';
 import {safeColor} from './identity.js';
-import {changesToOp, opToChanges} from './ops.js';
+import {changesToOp, opToChanges, rebaseOps} from './ops.js';
+import {type} from './type.js';
 import {toCodePoints, toUtf16} from './text.js';
 
 const remote = Annotation.define();
@@ -29,8 +38,12 @@ const remote = Annotation.define();
  * me(): {name, color} of this participant.
  * onPeers(list): called with [{id, name, color}] when participants change.
  */
-export function bindEditor({parent, doc, presence, me, onPeers}) {
+export function bindEditor({parent, doc, presence, me, onPeers,
+                            onKept = () => {}}) {
   const source = {binding: true};
+  const again = {binding: 'kept'};
+  let kept = [];           /* [{op, before}]: not committed, to send again */
+  let offline = false;     /* edits came back, none acknowledged since */
   const local = presence.create();
   let presenceTimer = null;
   let cursorsQueued = false;
@@ -142,8 +155,65 @@ export function bindEditor({parent, doc, presence, me, onPeers}) {
   function onLoad() {
     if (doc.type) {
       resetText();
+      sendKept();
     }
     queueCursors();
+  }
+
+  /* "Database unavailable": the op was rolled back, not lost */
+  function unavailable(err) {
+    return err && err.code === 'ERR_UNKNOWN_ERROR'
+      && /Database unavailable/.test(err.message || '');
+  }
+
+  function submit(op, before, src) {
+    doc.submitOp(op, {source: src}, (err) => {
+      if (unavailable(err)) {
+        kept.push({op, before});
+        if (!offline) {
+          offline = true;
+          onKept(true);
+        }
+        /* after the rollback that follows this callback */
+        setTimeout(() => {
+          if (view && doc.type && !doc.hasPending()) {
+            sendKept();
+          }
+        }, 0);
+        return;
+      }
+      if (err) {
+        console.warn('collab: op rejected', err);
+      } else if (offline) {
+        offline = false;
+        onKept(false);
+      }
+    });
+  }
+
+  /* the kept edits, moved one by one onto the reloaded text */
+  function sendKept() {
+    const list = kept;
+
+    kept = [];
+    for (const {op, before} of list) {
+      const now = doc.data;
+      let moved;
+
+      try {
+        moved = rebaseOps([op], type.apply(before, op), now);
+      } catch (e) {
+        moved = null;
+      }
+      if (!moved || !moved[0].length) {
+        continue;
+      }
+      const after = type.apply(now, moved[0]);
+      submit(moved[0], now, again);
+      if (doc.data !== after) {
+        break;
+      }
+    }
   }
 
   const updates = EditorView.updateListener.of((u) => {
@@ -154,11 +224,7 @@ export function bindEditor({parent, doc, presence, me, onPeers}) {
 
       const op = changesToOp(tr.changes, tr.startState.doc);
       if (op.length) {
-        doc.submitOp(op, {source}, (err) => {
-          if (err) {
-            console.warn('collab: op rejected', err);
-          }
-        });
+        submit(op, tr.startState.doc.toString(), source);
       }
     }
 
@@ -184,8 +250,15 @@ export function bindEditor({parent, doc, presence, me, onPeers}) {
     }),
   });
 
+  function onSettled() {
+    if (kept.length && doc.type) {
+      sendKept();
+    }
+  }
+
   doc.on('op', onOp);
   doc.on('load', onLoad);
+  doc.on('no write pending', onSettled);
   doc.on('create', onLoad);
   presence.on('receive', queueCursors);
   local.on('error', (err) => console.warn('collab: presence', err));
@@ -198,9 +271,19 @@ export function bindEditor({parent, doc, presence, me, onPeers}) {
     /* the name or colour changed: tell the others */
     refreshPresence: queuePresence,
 
+    /* edits the server could not commit yet, kept to be sent again */
+    get kept() {
+      return kept.length;
+    },
+
+    get offline() {
+      return offline;
+    },
+
     destroy() {
       doc.removeListener('op', onOp);
       doc.removeListener('load', onLoad);
+      doc.removeListener('no write pending', onSettled);
       doc.removeListener('create', onLoad);
       presence.removeListener('receive', queueCursors);
       clearTimeout(presenceTimer);
