@@ -43,6 +43,18 @@ typedef struct {
 } ngx_http_collab_main_conf_t;
 
 
+/* location level: who may ask (src/auth/ngx_http_collab_auth.h) */
+typedef struct {
+    ngx_flag_t                 enabled;          /* collab_auth_jwt */
+    ngx_array_t               *keys;             /* collab_auth_jwt_key_file */
+    ngx_str_t                  issuer;           /* collab_auth_jwt_issuer */
+    ngx_array_t               *audience;         /* collab_auth_jwt_audience */
+    time_t                     leeway;           /* collab_auth_jwt_leeway */
+    ngx_str_t                  cookie;           /* collab_auth_jwt_cookie */
+    ngx_str_t                  arg;              /* collab_auth_jwt_arg */
+} ngx_http_collab_auth_conf_t;
+
+
 /* location level: the WebSocket endpoint */
 typedef struct {
     ngx_flag_t                 websocket;        /* collab_websocket */
@@ -62,6 +74,8 @@ typedef struct {
                                        /* collab_max_presence_channels */
     size_t                     max_presence_size;
                                        /* collab_max_presence_size */
+
+    ngx_http_collab_auth_conf_t  auth;
 } ngx_http_collab_loc_conf_t;
 
 

@@ -10,6 +10,7 @@
 
 #include "ngx_http_collab.h"
 #include "store/ngx_http_collab_store.h"
+#include "auth/ngx_http_collab_auth.h"
 #include "api/ngx_http_collab_api.h"
 #include "api/ngx_http_collab_api_snapshot.h"
 #include "protocol/ngx_http_collab_src.h"
@@ -47,10 +48,12 @@ static ngx_int_t ngx_http_collab_api_gen_send(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_collab_api_handler(ngx_http_request_t *r)
 {
-    int64_t           from, to;
-    ngx_int_t         rc, n;
-    ngx_str_t         parts[3];
-    ngx_table_elt_t  *allow;
+    int64_t                      from, to;
+    ngx_int_t                    rc, n;
+    ngx_str_t                    parts[3], principal, name;
+    const char                  *reason;
+    ngx_table_elt_t             *allow;
+    ngx_http_collab_loc_conf_t  *clcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         rc = ngx_http_discard_request_body(r);
@@ -74,6 +77,19 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    /* every request says who asks, before anything is read for it */
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_collab_module);
+
+    rc = ngx_http_collab_auth_check(r, &clcf->auth, &principal, &name,
+                                    &reason);
+    if (rc == NGX_HTTP_UNAUTHORIZED) {
+        return ngx_http_collab_auth_deny(r, reason);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     n = ngx_http_collab_api_path(r, parts);

@@ -38,6 +38,7 @@
 #include "doc/ngx_http_collab_doc.h"
 #include "doc/ngx_http_collab_commit.h"
 #include "protocol/ngx_http_collab_session.h"
+#include "auth/ngx_http_collab_auth.h"
 #include "protocol/ngx_http_collab_presence.h"
 
 
@@ -224,10 +225,16 @@ static ngx_uint_t        ngx_http_collab_session_inited;
 
 
 ngx_int_t
-ngx_http_collab_session_pre_upgrade(ngx_http_request_t *r)
+ngx_http_collab_session_pre_upgrade(ngx_http_request_t *r,
+    ngx_str_t *principal, const char **reason)
 {
-    /* the auth issue fills this in */
-    return NGX_OK;
+    ngx_str_t                    name;
+    ngx_http_collab_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_collab_module);
+
+    return ngx_http_collab_auth_check(r, &clcf->auth, principal, &name,
+                                      reason);
 }
 
 
@@ -249,7 +256,9 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
         ngx_http_collab_session_inited = 1;
     }
 
-    s = ngx_alloc(sizeof(ngx_http_collab_session_t), ws->connection->log);
+    /* the principal is copied behind the session: the request goes */
+    s = ngx_alloc(sizeof(ngx_http_collab_session_t) + ws->principal.len,
+                  ws->connection->log);
     if (s == NULL) {
         return NGX_ERROR;
     }
@@ -258,8 +267,10 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
 
     s->ws = ws;
 
-    /* anonymous; never NULL data: it is copied into every submit */
-    ngx_str_set(&s->principal, "");
+    /* never NULL data: it is copied into every submit */
+    s->principal.data = (u_char *) (s + 1);
+    s->principal.len = ws->principal.len;
+    ngx_memcpy(s->principal.data, ws->principal.data, ws->principal.len);
 
     ngx_queue_init(&s->subs);
     ngx_queue_init(&s->submits);

@@ -67,11 +67,13 @@ typedef struct {
 
 
 /*
- * Before the 101 is sent: authenticate/authorize the request (the auth
- * issue fills this in).  Returns NGX_OK to upgrade, or an HTTP status
- * (401, 403, ...) to refuse; nothing has been sent yet.
+ * Before the 101 is sent: who is asking (collab_auth_jwt).  Returns
+ * NGX_OK to upgrade (*principal set, from r->pool, empty if anonymous),
+ * NGX_HTTP_UNAUTHORIZED with *reason (NULL: no token) to refuse, or
+ * NGX_ERROR; nothing has been sent yet.
  */
-ngx_int_t ngx_http_collab_session_pre_upgrade(ngx_http_request_t *r);
+ngx_int_t ngx_http_collab_session_pre_upgrade(ngx_http_request_t *r,
+    ngx_str_t *principal, const char **reason);
 
 /* after the 101 was sent; NGX_ERROR closes the socket (1011) */
 ngx_int_t ngx_http_collab_session_open(ngx_http_collab_ws_t *ws);

@@ -20,6 +20,7 @@
 #include "ngx_http_collab.h"
 #include "ws/collab_ws_frame.h"
 #include "ws/ngx_http_collab_ws.h"
+#include "auth/ngx_http_collab_auth.h"
 #include "protocol/ngx_http_collab_session.h"
 
 
@@ -241,8 +242,8 @@ ngx_int_t
 ngx_http_collab_ws_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
-    ngx_str_t                    key;
-    const char                  *name, *value;
+    ngx_str_t                    key, principal;
+    const char                  *name, *value, *reason;
     ngx_connection_t            *c;
     ngx_pool_cleanup_t          *cln;
     ngx_http_collab_ws_ctx_t    *ctx;
@@ -268,7 +269,12 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    rc = ngx_http_collab_session_pre_upgrade(r);
+    rc = ngx_http_collab_session_pre_upgrade(r, &principal, &reason);
+
+    if (rc == NGX_HTTP_UNAUTHORIZED) {
+        return ngx_http_collab_auth_deny(r, reason);
+    }
+
     if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
     }
@@ -297,6 +303,7 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
     }
 
     ctx->ws.request = r;
+    ctx->ws.principal = principal;
     ctx->ws.connection = c;
     ctx->ws.conf = clcf;
     ctx->ws.priv = ctx;

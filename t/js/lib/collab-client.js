@@ -338,12 +338,14 @@ async function converge(docs, ms, what = 'replicas converge', head) {
 // A bare protocol client (no sharedb): for messages the stock client
 // would never send (badly formed ops, hand-built resends).
 class RawClient {
-  // opts.autoPong false: a socket that never answers pings (half-open)
+  // opts.autoPong false: a socket that never answers pings (half-open);
+  // opts.headers: of the upgrade request (a token)
   constructor(url, opts = {}) {
     this.url = url;
     this.queue = [];
     this.waiters = [];
-    this.ws = new WebSocket(url, { autoPong: opts.autoPong !== false });
+    this.ws = new WebSocket(url, { autoPong: opts.autoPong !== false,
+                                   headers: opts.headers || {} });
     this.ws.on('error', () => {});
     this.ws.on('message', (data, binary) => {
       let m;
@@ -359,7 +361,7 @@ class RawClient {
   }
 
   // id: the previous src id to ask for again, as a reconnecting client
-  // does; opts: autoPong, hsTimeout (ms, 5000)
+  // does; opts: autoPong, headers, hsTimeout (ms, 5000)
   static async open(url, id = null, opts = {}) {
     const r = new RawClient(url, opts);
     await within(new Promise((res, rej) => {

@@ -1,0 +1,687 @@
+/*
+ * JWT authentication of the upgrade and of REST requests (see
+ * ngx_http_collab_auth.h).  Keys are read and checked at configuration
+ * time (nginx -t names the file); nothing here writes to configuration
+ * at request time.
+ */
+
+#include "ngx_http_collab.h"
+#include "auth/collab_jwt.h"
+#include "auth/ngx_http_collab_auth.h"
+
+#include <jwt.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+
+typedef struct {
+    jwt_alg_t                  alg;
+    const char                *alg_name;
+    ngx_str_t                  kid;         /* empty: none */
+    u_char                    *key;         /* secret, or PEM, NUL-ended */
+    size_t                     key_len;
+} ngx_http_collab_auth_key_t;
+
+
+typedef struct {
+    const char                *name;
+    jwt_alg_t                  alg;
+    int                        type;        /* EVP_PKEY_*, 0: a secret */
+    size_t                     min;         /* secret bytes at least */
+    const char                *curve;
+} ngx_http_collab_auth_alg_t;
+
+
+static ngx_int_t ngx_http_collab_auth_token(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_str_t *token, const char **reason);
+static ngx_int_t ngx_http_collab_auth_var(ngx_http_request_t *r,
+    const char *prefix, ngx_str_t *name, ngx_str_t *value);
+static ngx_http_collab_auth_key_t *ngx_http_collab_auth_key(
+    ngx_http_collab_auth_conf_t *acf, collab_jwt_header_t *h,
+    const char **reason);
+static char *ngx_http_collab_auth_check_pem(ngx_conf_t *cf,
+    ngx_http_collab_auth_alg_t *a, ngx_str_t *file, u_char *pem,
+    size_t len);
+
+
+static ngx_http_collab_auth_alg_t  ngx_http_collab_auth_algs[] = {
+    { "HS256", JWT_ALG_HS256, 0, 32, NULL },
+    { "HS384", JWT_ALG_HS384, 0, 48, NULL },
+    { "HS512", JWT_ALG_HS512, 0, 64, NULL },
+    { "RS256", JWT_ALG_RS256, EVP_PKEY_RSA, 0, NULL },
+    { "RS384", JWT_ALG_RS384, EVP_PKEY_RSA, 0, NULL },
+    { "RS512", JWT_ALG_RS512, EVP_PKEY_RSA, 0, NULL },
+    { "ES256", JWT_ALG_ES256, EVP_PKEY_EC, 0, "prime256v1" },
+    { "ES384", JWT_ALG_ES384, EVP_PKEY_EC, 0, "secp384r1" },
+    { NULL, JWT_ALG_NONE, 0, 0, NULL }
+};
+
+
+void
+ngx_http_collab_auth_create_conf(ngx_http_collab_auth_conf_t *acf)
+{
+    acf->enabled = NGX_CONF_UNSET;
+    acf->keys = NGX_CONF_UNSET_PTR;
+    acf->audience = NGX_CONF_UNSET_PTR;
+    acf->leeway = NGX_CONF_UNSET;
+}
+
+
+char *
+ngx_http_collab_auth_merge_conf(ngx_conf_t *cf,
+    ngx_http_collab_auth_conf_t *prev, ngx_http_collab_auth_conf_t *conf)
+{
+    ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_ptr_value(conf->audience, prev->audience, NULL);
+    ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
+    ngx_conf_merge_value(conf->leeway, prev->leeway, 0);
+    ngx_conf_merge_str_value(conf->cookie, prev->cookie, "collab_token");
+    ngx_conf_merge_str_value(conf->arg, prev->arg, "off");
+
+    if (conf->enabled && (conf->keys == NULL || conf->keys->nelts == 0)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_auth_jwt on\" needs at least "
+                           "one \"collab_auth_jwt_key_file\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* collab_auth_jwt_key_file <alg> <file> [<kid>] */
+char *
+ngx_http_collab_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_collab_loc_conf_t  *clcf = conf;
+
+    char                        *rv;
+    ssize_t                      n;
+    ngx_str_t                   *value, file;
+    ngx_uint_t                   i;
+    ngx_file_t                   f;
+    ngx_file_info_t              fi;
+    ngx_http_collab_auth_alg_t  *a;
+    ngx_http_collab_auth_key_t  *k, *keys;
+
+    value = cf->args->elts;
+
+    a = NULL;
+
+    for (i = 0; ngx_http_collab_auth_algs[i].name; i++) {
+        if (ngx_strcmp(value[1].data, ngx_http_collab_auth_algs[i].name)
+            == 0)
+        {
+            a = &ngx_http_collab_auth_algs[i];
+            break;
+        }
+    }
+
+    if (a == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: unsupported JWT algorithm \"%V\" (HS256, "
+                           "HS384, HS512, RS256, RS384, RS512, ES256, "
+                           "ES384; never \"none\")", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (clcf->auth.keys == NGX_CONF_UNSET_PTR) {
+        clcf->auth.keys = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_collab_auth_key_t));
+        if (clcf->auth.keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (cf->args->nelts == 4) {
+        keys = clcf->auth.keys->elts;
+
+        for (i = 0; i < clcf->auth.keys->nelts; i++) {
+            if (keys[i].kid.len == value[3].len
+                && ngx_strncmp(keys[i].kid.data, value[3].data,
+                               value[3].len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "collab: JWT key id \"%V\" is duplicate",
+                                   &value[3]);
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    file = value[2];
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+    f.name = file;
+    f.log = cf->log;
+    f.fd = ngx_open_file(file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (f.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "collab: cannot open JWT key file \"%V\"", &file);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = NGX_CONF_ERROR;
+    k = NULL;
+
+    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 64 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: JWT key file \"%V\" is not a small "
+                           "regular file", &file);
+        goto done;
+    }
+
+    k = ngx_array_push(clcf->auth.keys);
+    if (k == NULL) {
+        goto done;
+    }
+
+    ngx_memzero(k, sizeof(ngx_http_collab_auth_key_t));
+
+    k->key = ngx_pnalloc(cf->pool, (size_t) ngx_file_size(&fi) + 1);
+    if (k->key == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_file(&f, k->key, (size_t) ngx_file_size(&fi), 0);
+
+    if (n != (ssize_t) ngx_file_size(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "collab: cannot read JWT key file \"%V\"", &file);
+        goto done;
+    }
+
+    k->key_len = (size_t) n;
+    k->key[k->key_len] = '\0';
+    k->alg = a->alg;
+    k->alg_name = a->name;
+
+    if (cf->args->nelts == 4) {
+        k->kid = value[3];
+    }
+
+    if (a->type == 0) {
+        /* a secret: the file's bytes, without one final newline */
+        if (k->key_len && k->key[k->key_len - 1] == '\n') {
+            k->key[--k->key_len] = '\0';
+        }
+
+        if (k->key_len < a->min) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "collab: the %s secret in \"%V\" is %uz "
+                               "bytes, at least %uz are needed", a->name,
+                               &file, k->key_len, a->min);
+            goto done;
+        }
+
+        if (ngx_strstrn(k->key, "-----BEGIN", 10 - 1)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "collab: \"%V\" holds a PEM key, not an %s "
+                               "secret", &file, a->name);
+            goto done;
+        }
+
+        rv = NGX_CONF_OK;
+        goto done;
+    }
+
+    rv = ngx_http_collab_auth_check_pem(cf, a, &file, k->key, k->key_len);
+
+done:
+
+    if (ngx_close_file(f.fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &file);
+    }
+
+    return rv;
+}
+
+
+/* a public key of the type (and curve) the algorithm needs */
+static char *
+ngx_http_collab_auth_check_pem(ngx_conf_t *cf, ngx_http_collab_auth_alg_t *a,
+    ngx_str_t *file, u_char *pem, size_t len)
+{
+    BIO       *bio;
+    char       group[64];
+    size_t     glen;
+    EVP_PKEY  *pk;
+
+    bio = BIO_new_mem_buf(pem, (int) len);
+    if (bio == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+
+    if (pk == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"%V\" is not a PEM public key (%s)",
+                           file, a->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (EVP_PKEY_get_base_id(pk) != a->type) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"%V\" is not a%s key, as %s needs",
+                           file, a->type == EVP_PKEY_RSA ? "n RSA" : "n EC",
+                           a->name);
+        EVP_PKEY_free(pk);
+        return NGX_CONF_ERROR;
+    }
+
+    if (a->curve) {
+        glen = 0;
+
+        if (!EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen)
+            || ngx_strcmp(group, a->curve) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "collab: the EC key in \"%V\" is not on the "
+                               "curve %s needs (%s)", file, a->name,
+                               a->curve);
+            EVP_PKEY_free(pk);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    EVP_PKEY_free(pk);
+
+    return NGX_CONF_OK;
+}
+
+
+/* collab_auth_jwt_audience <aud> ... */
+char *
+ngx_http_collab_auth_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_collab_loc_conf_t  *clcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    const char **a;
+
+    if (clcf->auth.audience != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    clcf->auth.audience = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                           sizeof(const char *));
+    if (clcf->auth.audience == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        a = ngx_array_push(clcf->auth.audience);
+        if (a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* the arguments are NUL-terminated by the parser */
+        *a = (const char *) value[i].data;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_collab_auth_check(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_str_t *principal, ngx_str_t *name,
+    const char **reason)
+{
+    int                          rc;
+    u_char                      *tok, *buf, *p;
+    size_t                       n;
+    jwt_t                       *jwt;
+    ngx_str_t                    token;
+    collab_jwt_parts_t           parts;
+    collab_jwt_rules_t           rules;
+    collab_jwt_header_t          h;
+    collab_jwt_claims_t          c;
+    ngx_http_collab_auth_key_t  *k;
+
+    ngx_str_set(principal, "");
+    ngx_str_set(name, "");
+
+    if (!acf->enabled) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_collab_auth_token(r, acf, &token, reason) != NGX_OK) {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    rc = collab_jwt_split((const char *) token.data, token.len, &parts);
+    if (rc != COLLAB_JWT_OK) {
+        *reason = collab_jwt_strerror(rc);
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    buf = ngx_pnalloc(r->pool, token.len + 1);
+    tok = ngx_pnalloc(r->pool, token.len + 1);
+    if (buf == NULL || tok == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = collab_jwt_b64url_decode(parts.header, parts.header_len, buf, &n);
+    if (rc == COLLAB_JWT_OK) {
+        rc = collab_jwt_header_parse((const char *) buf, n, &h);
+    }
+
+    if (rc != COLLAB_JWT_OK) {
+        *reason = collab_jwt_strerror(rc);
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    k = ngx_http_collab_auth_key(acf, &h, reason);
+    if (k == NULL) {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    /* the key is chosen and its alg pinned: now the signature */
+    p = ngx_cpymem(tok, token.data, token.len);
+    *p = '\0';
+
+    jwt = NULL;
+
+    if (jwt_decode(&jwt, (const char *) tok, k->key, (int) k->key_len) != 0
+        || jwt == NULL)
+    {
+        *reason = "bad signature";
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    if (jwt_get_alg(jwt) != k->alg) {
+        jwt_free(jwt);
+        *reason = "alg not the key's";
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    jwt_free(jwt);
+
+    rc = collab_jwt_b64url_decode(parts.payload, parts.payload_len, buf, &n);
+    if (rc != COLLAB_JWT_OK) {
+        *reason = collab_jwt_strerror(rc);
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    rules.now = ngx_time();
+    rules.leeway = acf->leeway;
+    rules.iss = acf->issuer.len ? (const char *) acf->issuer.data : NULL;
+    rules.aud = acf->audience ? acf->audience->elts : NULL;
+    rules.naud = acf->audience ? acf->audience->nelts : 0;
+
+    rc = collab_jwt_claims_check((const char *) buf, n, &rules, &c);
+    if (rc != COLLAB_JWT_OK) {
+        *reason = collab_jwt_strerror(rc);
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    n = ngx_strlen(c.iss);
+
+    principal->data = ngx_pnalloc(r->pool, n + 1 + ngx_strlen(c.sub));
+    if (principal->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = principal->data;
+
+    if (n) {
+        p = ngx_cpymem(p, c.iss, n);
+        *p++ = ' ';
+    }
+
+    p = ngx_cpymem(p, c.sub, ngx_strlen(c.sub));
+    principal->len = p - principal->data;
+
+    name->len = ngx_strlen(c.name);
+
+    if (name->len) {
+        name->data = ngx_pnalloc(r->pool, name->len);
+        if (name->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(name->data, c.name, name->len);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the token: Authorization: Bearer, then the cookie, then the argument */
+static ngx_int_t
+ngx_http_collab_auth_token(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_str_t *token, const char **reason)
+{
+    ngx_str_t         found[3], *v;
+    ngx_uint_t        i, n;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+    h = r->headers_in.authorization;
+
+    if (h) {
+        v = &h->value;
+
+        if (v->len < 7 || ngx_strncasecmp(v->data, (u_char *) "Bearer ", 7)
+                          != 0)
+        {
+            *reason = "Authorization is not a Bearer token";
+            return NGX_DECLINED;
+        }
+
+        found[n].data = v->data + 7;
+        found[n].len = v->len - 7;
+
+        while (found[n].len && found[n].data[0] == ' ') {
+            found[n].data++;
+            found[n].len--;
+        }
+
+        n++;
+    }
+
+    if (ngx_strcmp(acf->cookie.data, "off") != 0
+        && ngx_http_collab_auth_var(r, "cookie_", &acf->cookie, &found[n])
+           == NGX_OK)
+    {
+        n++;
+    }
+
+    if (ngx_strcmp(acf->arg.data, "off") != 0
+        && ngx_http_collab_auth_var(r, "arg_", &acf->arg, &found[n])
+           == NGX_OK)
+    {
+        n++;
+    }
+
+    if (n == 0) {
+        *reason = NULL;
+        return NGX_DECLINED;
+    }
+
+    for (i = 1; i < n; i++) {
+        if (found[i].len != found[0].len
+            || ngx_strncmp(found[i].data, found[0].data, found[0].len) != 0)
+        {
+            *reason = "two different tokens";
+            return NGX_DECLINED;
+        }
+    }
+
+    if (found[0].len > COLLAB_JWT_MAX_LEN) {
+        *reason = collab_jwt_strerror(COLLAB_JWT_ERR_TOO_LONG);
+        return NGX_DECLINED;
+    }
+
+    *token = found[0];
+
+    return NGX_OK;
+}
+
+
+/* $cookie_<name> or $arg_<name>, when present and not empty */
+static ngx_int_t
+ngx_http_collab_auth_var(ngx_http_request_t *r, const char *prefix,
+    ngx_str_t *name, ngx_str_t *value)
+{
+    u_char                     *p;
+    ngx_str_t                   var;
+    ngx_uint_t                  key;
+    ngx_http_variable_value_t  *vv;
+
+    var.len = ngx_strlen(prefix) + name->len;
+    var.data = ngx_pnalloc(r->pool, var.len);
+    if (var.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(var.data, prefix, ngx_strlen(prefix));
+    ngx_memcpy(p, name->data, name->len);
+
+    key = ngx_hash_strlow(var.data, var.data, var.len);
+
+    vv = ngx_http_get_variable(r, &var, key);
+
+    if (vv == NULL || vv->not_found || vv->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    value->data = vv->data;
+    value->len = vv->len;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_collab_auth_key_t *
+ngx_http_collab_auth_key(ngx_http_collab_auth_conf_t *acf,
+    collab_jwt_header_t *h, const char **reason)
+{
+    size_t                       len;
+    ngx_uint_t                   i;
+    ngx_http_collab_auth_key_t  *keys, *k;
+
+    keys = acf->keys->elts;
+    k = NULL;
+
+    if (h->has_kid) {
+        len = ngx_strlen(h->kid);
+
+        for (i = 0; i < acf->keys->nelts; i++) {
+            if (keys[i].kid.len == len
+                && ngx_strncmp(keys[i].kid.data, h->kid, len) == 0)
+            {
+                k = &keys[i];
+                break;
+            }
+        }
+
+        if (k == NULL) {
+            *reason = "unknown kid";
+            return NULL;
+        }
+
+    } else if (acf->keys->nelts == 1) {
+        k = &keys[0];
+
+    } else {
+        *reason = "no kid, and several keys";
+        return NULL;
+    }
+
+    /* exact: "none", "HS256" for an RSA key, "hs256" are all refused */
+    if (ngx_strcmp(h->alg, k->alg_name) != 0) {
+        *reason = "alg not the key's";
+        return NULL;
+    }
+
+    return k;
+}
+
+
+ngx_int_t
+ngx_http_collab_auth_deny(ngx_http_request_t *r, const char *reason)
+{
+    u_char           *p, *last;
+    u_char            hdr[160], body[160];
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "collab: token rejected: %s",
+                  reason ? reason : "no token");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = hdr + sizeof(hdr);
+
+    if (reason) {
+        p = ngx_slprintf(hdr, last, "Bearer realm=\"collab\", "
+                         "error=\"invalid_token\", "
+                         "error_description=\"%s\"", reason);
+    } else {
+        p = ngx_slprintf(hdr, last, "Bearer realm=\"collab\"");
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    h->value.len = p - hdr;
+    h->value.data = ngx_pnalloc(r->pool, h->value.len);
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(h->value.data, hdr, h->value.len);
+
+    last = body + sizeof(body);
+    p = ngx_slprintf(body, last, "{\"error\":\"%s\",\"reason\":\"%s\"}\n",
+                     reason ? "invalid_token" : "unauthorized",
+                     reason ? reason : "no token");
+
+    r->headers_out.status = NGX_HTTP_UNAUTHORIZED;
+    r->headers_out.content_length_n = p - body;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    b = ngx_create_temp_buf(r->pool, p - body);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, body, p - body);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,45 @@
+/*
+ * Who is asking: a JSON Web Token on the upgrade and on every REST request
+ * (collab_auth_jwt), verified before anything else is done for it.
+ *
+ * The token comes from "Authorization: Bearer", then a cookie, then a
+ * query argument (each configurable; two different tokens are refused).
+ * Its header is read first (collab_jwt.c): the key is chosen by kid (or is
+ * the only one), the token's alg must be the one pinned for that key, and
+ * only then does libjwt check the signature with it (and its alg is
+ * checked again); the claims are ours (exp required, nbf, iat, iss, aud,
+ * leeway).  The principal is "<iss> <sub>" (or "<sub>" without iss).
+ */
+
+#ifndef _NGX_HTTP_COLLAB_AUTH_H_INCLUDED_
+#define _NGX_HTTP_COLLAB_AUTH_H_INCLUDED_
+
+
+#include "ngx_http_collab.h"
+
+
+/* directive handlers (location context, see docs/directives.md) */
+char *ngx_http_collab_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_collab_auth_audience(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+void ngx_http_collab_auth_create_conf(ngx_http_collab_auth_conf_t *acf);
+char *ngx_http_collab_auth_merge_conf(ngx_conf_t *cf,
+    ngx_http_collab_auth_conf_t *prev, ngx_http_collab_auth_conf_t *conf);
+
+/*
+ * NGX_OK: allowed (principal and name set, from r->pool; empty when auth
+ * is off); NGX_HTTP_UNAUTHORIZED: *reason says why (no token, or which
+ * check failed); NGX_ERROR: out of memory.
+ */
+ngx_int_t ngx_http_collab_auth_check(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_str_t *principal, ngx_str_t *name,
+    const char **reason);
+
+/* the 401: WWW-Authenticate (RFC 6750) and a short JSON reason */
+ngx_int_t ngx_http_collab_auth_deny(ngx_http_request_t *r,
+    const char *reason);
+
+
+#endif /* _NGX_HTTP_COLLAB_AUTH_H_INCLUDED_ */

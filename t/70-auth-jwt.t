@@ -1,0 +1,317 @@
+# JWT on every door (collab_auth_jwt): the attack list is refused before
+# the upgrade and on REST with 401 + WWW-Authenticate (RFC 6750) and a
+# JSON reason; valid HS256, RS256 and ES256 tokens (by kid, and from the
+# header, a cookie or a query argument) are let in; the principal goes
+# into the op log and binds the src; bad keys fail nginx -t.
+use lib 't/lib';
+use Test::Collab with => [qw(postgres redis)];
+use File::Temp qw(tempdir);
+
+my $keys = tempdir('collab-keys-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+sub ssl { system("openssl @_ >/dev/null 2>&1") == 0 or die "openssl @_" }
+ssl("rand -out $keys/hs.key -hex 32");
+ssl("genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out $keys/rsa.pem");
+ssl("pkey -in $keys/rsa.pem -pubout -out $keys/rsa.pub");
+ssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $keys/ec.pem");
+ssl("pkey -in $keys/ec.pem -pubout -out $keys/ec.pub");
+ssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out $keys/ec384.pem");
+ssl("pkey -in $keys/ec384.pem -pubout -out $keys/ec384.pub");
+open(my $fh, '>', "$keys/short.key") or die;
+print $fh "too short\n";
+close $fh;
+$ENV{TEST_COLLAB_KEYS} = $keys;
+
+run_tests(defaults => {
+    http_config => <<'EOF',
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_redis $TEST_COLLAB_REDIS;
+    collab_auth_jwt on;
+    collab_auth_jwt_key_file HS256 $TEST_COLLAB_KEYS/hs.key hs;
+    collab_auth_jwt_key_file RS256 $TEST_COLLAB_KEYS/rsa.pub rs;
+    collab_auth_jwt_key_file ES256 $TEST_COLLAB_KEYS/ec.pub es;
+    collab_auth_jwt_issuer https://id.test;
+    collab_auth_jwt_audience collab other;
+    collab_auth_jwt_arg token;
+    # room for the 9 KB token of the attack list to reach the module
+    large_client_header_buffers 4 16k;
+EOF
+    config => <<'EOF',
+    location /ws { collab_websocket; }
+    location /api/ { collab_api; }
+EOF
+});
+__DATA__
+
+=== TEST 1: REST: the attack list gets 401 with a reason; valid tokens get in
+--- node
+const crypto = require('crypto');
+const fs = require('fs');
+const C = require(process.cwd() + '/lib/collab-client');
+const keys = process.env.TEST_COLLAB_KEYS;
+const api = `${process.env.COLLAB_HTTP_URL}/api/t70/nodoc`;
+const hs = fs.readFileSync(`${keys}/hs.key`, 'utf8').trim();
+const rsa = fs.readFileSync(`${keys}/rsa.pem`);
+const rsaPub = fs.readFileSync(`${keys}/rsa.pub`, 'utf8');
+const ec = fs.readFileSync(`${keys}/ec.pem`);
+const now = Math.floor(Date.now() / 1000);
+const good = { sub: 'ann', iss: 'https://id.test', aud: 'collab',
+               exp: now + 600, iat: now - 5, name: 'Ann' };
+
+const b64 = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x))
+  .toString('base64url');
+function sign(alg, key, header, claims) {
+  const data = `${b64(header)}.${b64(claims)}`;
+  let sig = '';
+  const bits = 'sha' + alg.slice(2);
+  if (/^HS/.test(alg)) {
+    sig = crypto.createHmac(bits, key).update(data).digest('base64url');
+  } else if (/^RS/.test(alg)) {
+    sig = crypto.sign(bits, Buffer.from(data), key).toString('base64url');
+  } else if (/^ES/.test(alg)) {
+    sig = crypto.sign(bits, Buffer.from(data),
+                      { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  }
+  return `${data}.${sig}`;
+}
+const tok = (over = {}, head = {}, alg = 'HS256', key = hs) =>
+  sign(alg, key, { alg, typ: 'JWT', kid: 'hs', ...head }, { ...good, ...over });
+
+async function get(headers) {
+  const res = await fetch(api, { headers });
+  return { status: res.status, www: res.headers.get('www-authenticate'),
+           body: await res.text() };
+}
+const bearer = (t) => ({ Authorization: `Bearer ${t}` });
+
+C.main(async () => {
+  C.stage('no token');
+  let r = await get({});
+  C.eq(r.status, 401, 'no token: 401');
+  C.eq(r.www, 'Bearer realm="collab"', 'no token: a plain challenge');
+
+  const valid = tok();
+  const bad = [
+    ['alg none', sign('none', null, { alg: 'none' }, good)],
+    ['alg None', sign('none', null, { alg: 'None' }, good)],
+    ['alg NONE with the hs kid', sign('none', null, { alg: 'NONE',
+                                                    kid: 'hs' }, good)],
+    ['HS256 signed with the RSA public key, rs kid',
+     sign('HS256', rsaPub, { alg: 'HS256', kid: 'rs' }, good)],
+    ['alg hs256 (case)', sign('HS256', hs, { alg: 'hs256', kid: 'hs' }, good)],
+    ['alg RS256 on the hs kid', sign('RS256', rsa, { alg: 'RS256',
+                                                    kid: 'hs' }, good)],
+    ['unknown kid', tok({}, { kid: 'nope' })],
+    ['no kid with several keys', sign('HS256', hs, { alg: 'HS256' }, good)],
+    ['expired', tok({ exp: now - 60 })],
+    ['nbf in the future', tok({ nbf: now + 600 })],
+    ['iat in the future', tok({ iat: now + 600 })],
+    ['wrong iss', tok({ iss: 'https://evil.test' })],
+    ['no iss', tok({ iss: undefined })],
+    ['wrong aud', tok({ aud: 'nope' })],
+    ['aud array without ours', tok({ aud: ['x', 'y'] })],
+    ['bad signature', valid.slice(0, -4) + (valid.endsWith('AAAA') ? 'BBBB'
+                                                                   : 'AAAA')],
+    ['other secret', tok({}, {}, 'HS256', 'x'.repeat(64))],
+    ['two segments', valid.split('.').slice(0, 2).join('.')],
+    ['four segments', valid + '.x'],
+    ['bad base64url', valid.replace('.', '.*')],
+    ['header not an object', `${b64('[1]')}.${b64(good)}.x`],
+    ['claims not an object', sign('HS256', hs, { alg: 'HS256', kid: 'hs' },
+                                  '"ann"')],
+    ['exp as a string', tok({ exp: String(now + 600) })],
+    ['exp as a real', tok({ exp: now + 600.5 })],
+    ['no exp', tok({ exp: undefined })],
+    ['no sub', tok({ sub: undefined })],
+    ['typ at+jwt', tok({}, { typ: 'at+jwt' })],
+    ['two alg in the header',
+     `${b64('{"alg":"HS256","kid":"hs","alg":"none"}')}.${b64(good)}.`],
+    ['oversized', tok({ pad: 'x'.repeat(9000) })],
+  ];
+  for (const [what, t] of bad) {
+    r = await get(bearer(t));
+    C.eq(r.status, 401, `${what}: 401`);
+    C.check(/^Bearer realm="collab", error="invalid_token", /.test(r.www || ''),
+            `${what}: an invalid_token challenge`, r.www);
+    C.check(/^\{"error":"invalid_token","reason":"[^"]+"\}/.test(r.body),
+            `${what}: a JSON reason`, r.body);
+  }
+
+  C.stage('valid tokens');
+  const ok = [
+    ['HS256 by kid', valid],
+    ['RS256 by kid', sign('RS256', rsa, { alg: 'RS256', kid: 'rs' }, good)],
+    ['ES256 by kid', sign('ES256', ec, { alg: 'ES256', kid: 'es' }, good)],
+    ['aud in an array', tok({ aud: ['x', 'other'] })],
+    ['no typ', sign('HS256', hs, { alg: 'HS256', kid: 'hs' }, good)],
+  ];
+  for (const [what, t] of ok) {
+    r = await get(bearer(t));
+    C.eq(r.status, 404, `${what}: past the door (404: no such document)`);
+  }
+  r = await get({ Cookie: `collab_token=${valid}` });
+  C.eq(r.status, 404, 'the token in the cookie');
+  r = await fetch(`${api}?token=${valid}`);
+  C.eq(r.status, 404, 'the token in the query argument');
+  r = await get({ ...bearer(valid), Cookie: `collab_token=${tok({
+    sub: 'bob' })}` });
+  C.eq(r.status, 401, 'two different tokens: 401');
+  r = await get({ Authorization: `Basic ${b64('a:b')}` });
+  C.eq(r.status, 401, 'Basic credentials: 401');
+});
+--- error_log
+collab: token rejected: alg not the key's
+collab: token rejected: bad signature
+collab: token rejected: token expired
+collab: token rejected: no token
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: WebSocket: refused before the upgrade, or let in as its principal; a src is the principal's
+--- node
+const crypto = require('crypto');
+const fs = require('fs');
+const WebSocket = require('ws');
+const C = require(process.cwd() + '/lib/collab-client');
+const keys = process.env.TEST_COLLAB_KEYS;
+const url = process.env.COLLAB_WS_URL;
+const hs = fs.readFileSync(`${keys}/hs.key`, 'utf8').trim();
+const now = Math.floor(Date.now() / 1000);
+const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+function tok(sub) {
+  const data = `${b64({ alg: 'HS256', kid: 'hs' })}.${b64({
+    sub, iss: 'https://id.test', aud: 'collab', exp: now + 600 })}`;
+  return `${data}.${crypto.createHmac('sha256', hs).update(data)
+    .digest('base64url')}`;
+}
+
+// the answer to an upgrade: 101 and the socket, or the refusal
+function upgrade(headers) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('open', () => resolve({ status: 101, ws }));
+    ws.on('unexpected-response', (req, res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body,
+                                    www: res.headers['www-authenticate'] }));
+    });
+    ws.on('error', () => {});
+  });
+}
+
+const as = (headers, id = null) => C.RawClient.open(url, id, { headers });
+
+C.main(async () => {
+  let r = await upgrade({});
+  C.eq(r.status, 401, 'no token: 401 before the upgrade');
+  C.check(/"reason":"no token"/.test(r.body), 'with a reason', r.body);
+  r = await upgrade({ Authorization: `Bearer ${tok('ann')}x` });
+  C.eq(r.status, 401, 'a bad signature: 401 before the upgrade');
+  C.check(/invalid_token/.test(r.www || ''), 'an invalid_token challenge');
+
+  C.stage('ann gets in and commits');
+  r = await upgrade({ Authorization: `Bearer ${tok('ann')}` });
+  C.eq(r.status, 101, 'ann: upgraded');
+  r.ws.close();
+  const ann = await as({ Authorization: `Bearer ${tok('ann')}` });
+  await ann.submit({ c: 't70', d: 'd', v: 0, seq: 1,
+                     create: { type: 'text-unicode', data: 'x' } }, 'create');
+  C.eq(await C.psql(`SELECT principal FROM collab_ops o JOIN collab_docs d
+    ON d.id = o.doc WHERE d.collection = 't70' AND d.name = 'd'`),
+       'https://id.test ann', 'the op log names ann');
+
+  C.stage('bob cannot take ann\'s src');
+  const src = ann.id;
+  ann.close();
+  await C.delay(300);
+  const bob = await as({ Authorization: `Bearer ${tok('bob')}` }, src);
+  C.check(bob.id !== src, 'bob asking for ann\'s src gets a fresh one',
+          [bob.id, src]);
+  bob.close();
+  const again = await as({ Cookie: `collab_token=${tok('ann')}` }, src);
+  C.eq(again.id, src, 'ann, back with the cookie, keeps it');
+  again.close();
+});
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: alg none is not a key algorithm: nginx -t fails
+--- http_config
+    collab_auth_jwt_key_file none $TEST_COLLAB_KEYS/hs.key;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+unsupported JWT algorithm "none"
+
+
+
+=== TEST 4: a key file that cannot be read fails nginx -t, naming it
+--- http_config
+    collab_auth_jwt on;
+    collab_auth_jwt_key_file RS256 $TEST_COLLAB_KEYS/missing.pub;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+cannot open JWT key file
+
+
+
+=== TEST 5: an RSA key for ES256, a P-384 key for ES256, a private key, a short secret
+--- http_config
+    collab_auth_jwt_key_file ES256 $TEST_COLLAB_KEYS/rsa.pub;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+is not an EC key, as ES256 needs
+
+
+
+=== TEST 6: a P-384 key for ES256
+--- http_config
+    collab_auth_jwt_key_file ES256 $TEST_COLLAB_KEYS/ec384.pub;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+is not on the curve ES256 needs
+
+
+
+=== TEST 7: a private key where a public key belongs
+--- http_config
+    collab_auth_jwt_key_file RS256 $TEST_COLLAB_KEYS/rsa.pem;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+is not a PEM public key
+
+
+
+=== TEST 8: an HS256 secret shorter than 32 bytes
+--- http_config
+    collab_auth_jwt_key_file HS256 $TEST_COLLAB_KEYS/short.key;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+secret in
+
+
+
+=== TEST 9: collab_auth_jwt on without a key
+--- http_config
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_auth_jwt on;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+"collab_auth_jwt on" needs at least one "collab_auth_jwt_key_file"
