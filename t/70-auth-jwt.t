@@ -239,6 +239,73 @@ C.main(async () => {
 
 
 
+=== TEST 10: a token that expires closes its socket with 4401; the ops in flight are resent on a new token, none lost, none twice
+--- node
+const crypto = require('crypto');
+const fs = require('fs');
+const C = require(process.cwd() + '/lib/collab-client');
+const keys = process.env.TEST_COLLAB_KEYS;
+const url = process.env.COLLAB_WS_URL;
+const hs = fs.readFileSync(`${keys}/hs.key`, 'utf8').trim();
+const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+function tok(secs) {
+  const data = `${b64({ alg: 'HS256', kid: 'hs' })}.${b64({
+    sub: 'ann', iss: 'https://id.test', aud: 'collab',
+    exp: Math.floor(Date.now() / 1000) + secs })}`;
+  return `${data}.${crypto.createHmac('sha256', hs).update(data)
+    .digest('base64url')}`;
+}
+const as = (t, id = null) => C.RawClient.open(url, id,
+  { headers: { Authorization: `Bearer ${t}` } });
+
+C.main(async () => {
+  let r = await as(tok(2));
+  const src = r.id;
+  await r.submit({ c: 't70', d: 'exp', v: 0, seq: 1,
+                   create: { type: 'text-unicode', data: '' } }, 'create');
+  let v = 1;
+  let seq = 2;
+  const sent = [];
+  const t0 = Date.now();
+  C.stage('ops until the token runs out');
+  while (!r.closedByPeer && Date.now() - t0 < 8000) {
+    const m = { a: 'op', c: 't70', d: 'exp', v, seq, op: [`<${seq}>`] };
+    r.send(m);
+    sent.push(m);
+    const ack = await r.next((x) => x.a === 'op' && x.seq === seq, 1000,
+                             `ack of ${seq}`).catch(() => null);
+    if (!ack) break;
+    C.check(!ack.error, `op ${seq} acked`, ack);
+    v = ack.v + 1;
+    seq++;
+    await C.delay(50);
+  }
+  await C.waitFor(() => r.closedByPeer, 5000, 'the socket is closed');
+  C.eq(r.closeCode, 4401, 'with 4401');
+  C.check(Date.now() - t0 < 4500, 'about when the token expired');
+
+  C.stage('a new token: the last op sent again is not applied twice');
+  r = await as(tok(600), src);
+  C.eq(r.id, src, 'the same principal keeps its src');
+  const last = sent[sent.length - 1];
+  r.send(last);
+  const ack = await r.next((x) => x.a === 'op' && x.seq === last.seq, 5000,
+                           'the resend\'s answer');
+  C.check(!ack.error, 'acked', ack);
+  const rows = await C.opLog('t70', 'exp');
+  const text = C.replay(rows, 'exp').text;
+  for (const m of sent) {
+    C.eq(text.split(m.op[0]).length - 1, 1, `${m.op[0]} once`);
+  }
+  r.close();
+}, { timeout: 30000 });
+--- error_log
+the token of this connection expired
+--- no_error_log
+[error]
+
+
+
 === TEST 3: alg none is not a key algorithm: nginx -t fails
 --- http_config
     collab_auth_jwt_key_file none $TEST_COLLAB_KEYS/hs.key;

@@ -50,7 +50,8 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
 {
     int64_t                      from, to;
     ngx_int_t                    rc, n;
-    ngx_str_t                    parts[3], principal, name;
+    ngx_str_t                    parts[3];
+    ngx_http_collab_auth_t       who;
     const char                  *reason;
     ngx_table_elt_t             *allow;
     ngx_http_collab_loc_conf_t  *clcf;
@@ -82,8 +83,7 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
     /* every request says who asks, before anything is read for it */
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_collab_module);
 
-    rc = ngx_http_collab_auth_check(r, &clcf->auth, &principal, &name,
-                                    &reason);
+    rc = ngx_http_collab_auth_check(r, &clcf->auth, &who, &reason);
     if (rc == NGX_HTTP_UNAUTHORIZED) {
         return ngx_http_collab_auth_deny(r, reason);
     }

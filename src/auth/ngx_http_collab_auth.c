@@ -341,9 +341,10 @@ ngx_http_collab_auth_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 ngx_int_t
 ngx_http_collab_auth_check(ngx_http_request_t *r,
-    ngx_http_collab_auth_conf_t *acf, ngx_str_t *principal, ngx_str_t *name,
+    ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
     const char **reason)
 {
+    ngx_str_t                   *principal, *name;
     int                          rc;
     u_char                      *tok, *buf, *p;
     size_t                       n;
@@ -355,8 +356,12 @@ ngx_http_collab_auth_check(ngx_http_request_t *r,
     collab_jwt_claims_t          c;
     ngx_http_collab_auth_key_t  *k;
 
+    principal = &who->principal;
+    name = &who->name;
+
     ngx_str_set(principal, "");
     ngx_str_set(name, "");
+    who->expires = 0;
 
     if (!acf->enabled) {
         return NGX_OK;
@@ -431,6 +436,8 @@ ngx_http_collab_auth_check(ngx_http_request_t *r,
         *reason = collab_jwt_strerror(rc);
         return NGX_HTTP_UNAUTHORIZED;
     }
+
+    who->expires = (time_t) (c.exp + acf->leeway);
 
     n = ngx_strlen(c.iss);
 

@@ -29,12 +29,26 @@ char *ngx_http_collab_auth_merge_conf(ngx_conf_t *cf,
     ngx_http_collab_auth_conf_t *prev, ngx_http_collab_auth_conf_t *conf);
 
 /*
- * NGX_OK: allowed (principal and name set, from r->pool; empty when auth
- * is off); NGX_HTTP_UNAUTHORIZED: *reason says why (no token, or which
- * check failed); NGX_ERROR: out of memory.
+ * The close code of a WebSocket whose token expired (exp + leeway): the
+ * client reconnects with a fresh token and resends what was not acked.
+ */
+#define NGX_HTTP_COLLAB_CLOSE_EXPIRED  4401
+
+
+/* who asked: strings from r->pool, empty (and expires 0) when auth is off */
+typedef struct {
+    ngx_str_t                  principal;   /* "<iss> <sub>" or "<sub>" */
+    ngx_str_t                  name;        /* name / preferred_username */
+    time_t                     expires;     /* exp + leeway */
+} ngx_http_collab_auth_t;
+
+
+/*
+ * NGX_OK: allowed (*who set); NGX_HTTP_UNAUTHORIZED: *reason says why
+ * (NULL: no token); NGX_ERROR: out of memory.
  */
 ngx_int_t ngx_http_collab_auth_check(ngx_http_request_t *r,
-    ngx_http_collab_auth_conf_t *acf, ngx_str_t *principal, ngx_str_t *name,
+    ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
     const char **reason);
 
 /* the 401: WWW-Authenticate (RFC 6750) and a short JSON reason */

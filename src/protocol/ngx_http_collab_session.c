@@ -133,6 +133,7 @@ static void ngx_http_collab_session_claim(ngx_http_collab_session_t *s,
 static void ngx_http_collab_session_claimed(ngx_int_t rc, void *data);
 static void ngx_http_collab_session_claim_busy(ngx_http_collab_session_t *s);
 static void ngx_http_collab_session_claim_retry(ngx_event_t *ev);
+static void ngx_http_collab_session_expired(ngx_event_t *ev);
 static void ngx_http_collab_session_claim_done(ngx_http_collab_session_t *s,
     ngx_uint_t async);
 static void ngx_http_collab_session_take(ngx_http_collab_session_t *s);
@@ -226,15 +227,13 @@ static ngx_uint_t        ngx_http_collab_session_inited;
 
 ngx_int_t
 ngx_http_collab_session_pre_upgrade(ngx_http_request_t *r,
-    ngx_str_t *principal, const char **reason)
+    ngx_http_collab_auth_t *who, const char **reason)
 {
-    ngx_str_t                    name;
     ngx_http_collab_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_collab_module);
 
-    return ngx_http_collab_auth_check(r, &clcf->auth, principal, &name,
-                                      reason);
+    return ngx_http_collab_auth_check(r, &clcf->auth, who, reason);
 }
 
 
@@ -257,7 +256,7 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
     }
 
     /* the principal is copied behind the session: the request goes */
-    s = ngx_alloc(sizeof(ngx_http_collab_session_t) + ws->principal.len,
+    s = ngx_alloc(sizeof(ngx_http_collab_session_t) + ws->who.principal.len,
                   ws->connection->log);
     if (s == NULL) {
         return NGX_ERROR;
@@ -269,8 +268,9 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
 
     /* never NULL data: it is copied into every submit */
     s->principal.data = (u_char *) (s + 1);
-    s->principal.len = ws->principal.len;
-    ngx_memcpy(s->principal.data, ws->principal.data, ws->principal.len);
+    s->principal.len = ws->who.principal.len;
+    ngx_memcpy(s->principal.data, ws->who.principal.data,
+               ws->who.principal.len);
 
     ngx_queue_init(&s->subs);
     ngx_queue_init(&s->submits);
@@ -285,6 +285,18 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
     s->drain.handler = ngx_http_collab_session_drain;
     s->drain.data = s;
     s->drain.log = ws->connection->log;
+
+    if (ws->who.expires) {
+        s->expiry.handler = ngx_http_collab_session_expired;
+        s->expiry.data = s;
+        s->expiry.log = ws->connection->log;
+        s->expiry.cancelable = 1;
+
+        ngx_add_timer(&s->expiry, ws->who.expires > ngx_time()
+                                  ? (ngx_msec_t) (ws->who.expires
+                                                  - ngx_time()) * 1000
+                                  : 1);
+    }
 
     s->claim_retry.handler = ngx_http_collab_session_claim_retry;
     s->claim_retry.data = s;
@@ -525,6 +537,10 @@ ngx_http_collab_session_close(ngx_http_collab_ws_t *ws)
         ngx_del_timer(&s->claim_retry);
     }
 
+    if (s->expiry.timer_set) {
+        ngx_del_timer(&s->expiry);
+    }
+
     if (s->claim) {
         ngx_http_collab_src_live_release(s->claim);
     }
@@ -731,6 +747,24 @@ static void
 ngx_http_collab_session_claim_retry(ngx_event_t *ev)
 {
     ngx_http_collab_session_claim(ev->data, 1);
+}
+
+
+/*
+ * The token ran out: the frames queued (acks included) go first, then
+ * the close; acks still owed are found by (src, seq) after the client
+ * reconnected with a new token.
+ */
+static void
+ngx_http_collab_session_expired(ngx_event_t *ev)
+{
+    ngx_http_collab_session_t  *s = ev->data;
+
+    ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
+                  "collab: the token of this connection expired");
+
+    ngx_http_collab_ws_close(s->ws, NGX_HTTP_COLLAB_CLOSE_EXPIRED,
+                             "token expired");
 }
 
 

@@ -44,6 +44,9 @@ typedef struct {
     ngx_msec_t                 claim_until;
     ngx_event_t                claim_retry;
     unsigned                   claiming:1;
+
+    /* closes the socket when the token expires (collab_auth_jwt) */
+    ngx_event_t                expiry;
     ngx_queue_t                held;
     ngx_uint_t                 nheld;
     ngx_event_t                drain;
@@ -73,7 +76,7 @@ typedef struct {
  * NGX_ERROR; nothing has been sent yet.
  */
 ngx_int_t ngx_http_collab_session_pre_upgrade(ngx_http_request_t *r,
-    ngx_str_t *principal, const char **reason);
+    ngx_http_collab_auth_t *who, const char **reason);
 
 /* after the 101 was sent; NGX_ERROR closes the socket (1011) */
 ngx_int_t ngx_http_collab_session_open(ngx_http_collab_ws_t *ws);

@@ -242,7 +242,8 @@ ngx_int_t
 ngx_http_collab_ws_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
-    ngx_str_t                    key, principal;
+    ngx_str_t                    key;
+    ngx_http_collab_auth_t       who;
     const char                  *name, *value, *reason;
     ngx_connection_t            *c;
     ngx_pool_cleanup_t          *cln;
@@ -269,7 +270,7 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    rc = ngx_http_collab_session_pre_upgrade(r, &principal, &reason);
+    rc = ngx_http_collab_session_pre_upgrade(r, &who, &reason);
 
     if (rc == NGX_HTTP_UNAUTHORIZED) {
         return ngx_http_collab_auth_deny(r, reason);
@@ -303,7 +304,7 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
     }
 
     ctx->ws.request = r;
-    ctx->ws.principal = principal;
+    ctx->ws.who = who;
     ctx->ws.connection = c;
     ctx->ws.conf = clcf;
     ctx->ws.priv = ctx;

@@ -15,6 +15,7 @@
 
 
 #include "ngx_http_collab.h"
+#include "auth/ngx_http_collab_auth.h"
 
 
 typedef struct ngx_http_collab_ws_s  ngx_http_collab_ws_t;
@@ -40,7 +41,7 @@ struct ngx_http_collab_ws_s {
      * small), and NULL from then on: a session copies what it needs.
      */
     ngx_http_request_t        *request;
-    ngx_str_t                  principal;   /* who asked: as request */
+    ngx_http_collab_auth_t     who;         /* who asked: as request */
     ngx_connection_t          *connection;
     ngx_http_collab_loc_conf_t *conf;
     void                      *session;     /* owned by the protocol layer */

@@ -357,7 +357,11 @@ class RawClient {
       this.queue.push(m);
       this._wake();
     });
-    this.ws.on('close', () => { this.closedByPeer = true; this._wake(); });
+    this.ws.on('close', (code) => {
+      this.closedByPeer = true;
+      this.closeCode = code;
+      this._wake();
+    });
   }
 
   // id: the previous src id to ask for again, as a reconnecting client
