@@ -306,6 +306,46 @@ the token of this connection expired
 
 
 
+=== TEST 11: $collab_jwt_sub and $collab_jwt_claim_<name> for log_format and limit_req; empty without a valid token
+--- config
+    location /api/ {
+        collab_api;
+        add_header X-Sub "[$collab_jwt_sub]" always;
+        add_header X-Role "[$collab_jwt_claim_role]" always;
+        add_header X-Level "[$collab_jwt_claim_level]" always;
+    }
+--- node
+const crypto = require('crypto');
+const fs = require('fs');
+const C = require(process.cwd() + '/lib/collab-client');
+const keys = process.env.TEST_COLLAB_KEYS;
+const hs = fs.readFileSync(`${keys}/hs.key`, 'utf8').trim();
+const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+function tok(claims) {
+  const data = `${b64({ alg: 'HS256', kid: 'hs' })}.${b64({
+    sub: 'ann', iss: 'https://id.test', aud: 'collab',
+    exp: Math.floor(Date.now() / 1000) + 600, ...claims })}`;
+  return `${data}.${crypto.createHmac('sha256', hs).update(data)
+    .digest('base64url')}`;
+}
+const api = `${process.env.COLLAB_HTTP_URL}/api/t70/nodoc`;
+
+C.main(async () => {
+  let res = await fetch(api, { headers: {
+    Authorization: `Bearer ${tok({ role: 'admin', level: 3 })}` } });
+  C.eq([res.status, res.headers.get('x-sub'), res.headers.get('x-role'),
+        res.headers.get('x-level')], [404, '[ann]', '[admin]', '[3]'],
+       'the verified token\'s sub and claims');
+  res = await fetch(api, { headers: {
+    Authorization: `Bearer ${tok({ role: 'admin' })}x` } });
+  C.eq([res.status, res.headers.get('x-sub'), res.headers.get('x-role')],
+       [401, '[]', '[]'], 'a forged token gives nothing');
+});
+--- no_error_log
+[error]
+
+
+
 === TEST 3: alg none is not a key algorithm: nginx -t fails
 --- http_config
     collab_auth_jwt_key_file none $TEST_COLLAB_KEYS/hs.key;

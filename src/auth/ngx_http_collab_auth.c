@@ -10,6 +10,7 @@
 #include "auth/ngx_http_collab_auth.h"
 
 #include <jwt.h>
+#include <yajl/yajl_tree.h>
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -41,6 +42,8 @@ static ngx_int_t ngx_http_collab_auth_var(ngx_http_request_t *r,
 static ngx_http_collab_auth_key_t *ngx_http_collab_auth_key(
     ngx_http_collab_auth_conf_t *acf, collab_jwt_header_t *h,
     const char **reason);
+static ngx_int_t ngx_http_collab_auth_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static char *ngx_http_collab_auth_check_pem(ngx_conf_t *cf,
     ngx_http_collab_auth_alg_t *a, ngx_str_t *file, u_char *pem,
     size_t len);
@@ -57,6 +60,132 @@ static ngx_http_collab_auth_alg_t  ngx_http_collab_auth_algs[] = {
     { "ES384", JWT_ALG_ES384, EVP_PKEY_EC, 0, "secp384r1" },
     { NULL, JWT_ALG_NONE, 0, 0, NULL }
 };
+
+
+static ngx_str_t  ngx_http_collab_auth_sub_name =
+    ngx_string("collab_jwt_sub");
+static ngx_str_t  ngx_http_collab_auth_claim_prefix =
+    ngx_string("collab_jwt_claim_");
+
+
+ngx_int_t
+ngx_http_collab_auth_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+
+    var = ngx_http_add_variable(cf, &ngx_http_collab_auth_sub_name, 0);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_collab_auth_variable;
+    var->data = 0;
+
+    var = ngx_http_add_variable(cf, &ngx_http_collab_auth_claim_prefix,
+                                NGX_HTTP_VAR_PREFIX);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* nginx gives a prefix variable's handler its full name as data */
+    var->get_handler = ngx_http_collab_auth_variable;
+
+    return NGX_OK;
+}
+
+
+/* data 0: sub; else the name of a $collab_jwt_claim_<name> variable */
+static ngx_int_t
+ngx_http_collab_auth_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    char                        *json, *key;
+    u_char                      *p;
+    size_t                       i;
+    ngx_str_t                   *name;
+    yajl_val                     root, val;
+    const char                  *reason;
+    ngx_http_collab_auth_t       who;
+    ngx_http_collab_loc_conf_t  *clcf;
+
+    v->not_found = 1;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_collab_module);
+
+    if (!clcf->auth.enabled
+        || ngx_http_collab_auth_check(r, &clcf->auth, &who, &reason)
+           != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    json = ngx_pnalloc(r->pool, who.claims.len + 1);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(json, who.claims.data, who.claims.len);
+    json[who.claims.len] = '\0';
+
+    if (data == 0) {
+        key = "sub";
+
+    } else {
+        name = (ngx_str_t *) data;
+
+        if (name->len <= ngx_http_collab_auth_claim_prefix.len) {
+            return NGX_OK;
+        }
+
+        i = name->len - ngx_http_collab_auth_claim_prefix.len;
+
+        key = ngx_pnalloc(r->pool, i + 1);
+        if (key == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(key, name->data + ngx_http_collab_auth_claim_prefix.len, i);
+        key[i] = '\0';
+    }
+
+    root = yajl_tree_parse(json, NULL, 0);
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        return NGX_OK;
+    }
+
+    val = NULL;
+
+    for (i = 0; i < root->u.object.len; i++) {
+        if (ngx_strcmp(root->u.object.keys[i], key) == 0) {
+            val = root->u.object.values[i];
+        }
+    }
+
+    if (val && (YAJL_IS_STRING(val) || YAJL_IS_INTEGER(val))) {
+        v->len = YAJL_IS_STRING(val) ? ngx_strlen(val->u.string)
+                                     : NGX_INT64_LEN;
+        p = ngx_pnalloc(r->pool, v->len);
+
+        if (p) {
+            if (YAJL_IS_STRING(val)) {
+                ngx_memcpy(p, val->u.string, v->len);
+
+            } else {
+                v->len = ngx_sprintf(p, "%L", YAJL_GET_INTEGER(val)) - p;
+            }
+
+            v->data = p;
+            v->valid = 1;
+            v->no_cacheable = 0;
+            v->not_found = 0;
+        }
+    }
+
+    yajl_tree_free(root);
+
+    return NGX_OK;
+}
 
 
 void
@@ -362,6 +491,7 @@ ngx_http_collab_auth_check(ngx_http_request_t *r,
     ngx_str_set(principal, "");
     ngx_str_set(name, "");
     who->expires = 0;
+    ngx_str_null(&who->claims);
 
     if (!acf->enabled) {
         return NGX_OK;
@@ -438,6 +568,8 @@ ngx_http_collab_auth_check(ngx_http_request_t *r,
     }
 
     who->expires = (time_t) (c.exp + acf->leeway);
+    who->claims.data = buf;
+    who->claims.len = n;
 
     n = ngx_strlen(c.iss);
 

@@ -18,6 +18,14 @@
 #include "ngx_http_collab.h"
 
 
+/*
+ * $collab_jwt_sub and $collab_jwt_claim_<name>: from the request's token,
+ * verified as the location verifies it when the variable is first read
+ * (so limit_req and log_format can key by user); empty without a valid
+ * token.  Values cached per request by nginx.
+ */
+ngx_int_t ngx_http_collab_auth_add_variables(ngx_conf_t *cf);
+
 /* directive handlers (location context, see docs/directives.md) */
 char *ngx_http_collab_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -40,6 +48,7 @@ typedef struct {
     ngx_str_t                  principal;   /* "<iss> <sub>" or "<sub>" */
     ngx_str_t                  name;        /* name / preferred_username */
     time_t                     expires;     /* exp + leeway */
+    ngx_str_t                  claims;      /* the payload, decoded */
 } ngx_http_collab_auth_t;
 
 
