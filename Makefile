@@ -187,6 +187,11 @@ bench-quick:
 bench-ot:
 	bash bench/ot/run.sh
 
+# what verifying a token costs (HS256, RS256, ES256)
+.PHONY: bench-auth
+bench-auth:
+	bash bench/auth/run.sh
+
 # refresh the README's screenshot from the last browser test run
 .PHONY: screenshot
 screenshot:
