@@ -23,6 +23,7 @@
 #include "protocol/ngx_http_collab_src.h"
 #include "protocol/ngx_http_collab_src_live.h"
 #include "auth/ngx_http_collab_auth.h"
+#include "status/ngx_http_collab_health.h"
 
 
 static void *ngx_http_collab_create_main_conf(ngx_conf_t *cf);
@@ -207,6 +208,13 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_collab_loc_conf_t, max_presence_size),
+      NULL },
+
+    { ngx_string("collab_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_collab_health,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("collab_auth_jwt"),

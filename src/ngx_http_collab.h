@@ -76,6 +76,8 @@ typedef struct {
                                        /* collab_max_presence_size */
 
     ngx_http_collab_auth_conf_t  auth;
+
+    ngx_uint_t                 health;           /* collab_health */
 } ngx_http_collab_loc_conf_t;
 
 

@@ -29,7 +29,8 @@ enum {
     NGX_HTTP_COLLAB_STMT_SNAPSHOT,
     NGX_HTTP_COLLAB_STMT_HEADS,
     NGX_HTTP_COLLAB_STMT_LIST,
-    NGX_HTTP_COLLAB_STMT_COMMIT_MULTI
+    NGX_HTTP_COLLAB_STMT_COMMIT_MULTI,
+    NGX_HTTP_COLLAB_STMT_PING
 };
 
 
@@ -175,7 +176,10 @@ static ngx_http_collab_pg_stmt_t  ngx_http_collab_store_stmts[] = {
       "SELECT (h.i IS NOT NULL)::int::bigint, false,"
       "       (SELECT count(*) FROM ins)"
       " FROM d LEFT JOIN head h ON h.i = d.i ORDER BY d.i",
-      10 }
+      10 },
+
+    /* readiness (collab_health ready) */
+    { "collab_ping", "SELECT 1", 0 }
 };
 
 
@@ -686,6 +690,22 @@ ngx_http_collab_store_list(ngx_str_t *collection, ngx_uint_t limit,
 }
 
 
+ngx_int_t
+ngx_http_collab_store_ping(ngx_http_collab_store_handler_pt handler,
+    void *data)
+{
+    ngx_http_collab_store_ctx_t  *ctx;
+
+    ctx = ngx_http_collab_store_ctx(NGX_HTTP_COLLAB_STMT_PING, 0, handler,
+                                    data);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_collab_store_send(ctx);
+}
+
+
 void
 ngx_http_collab_store_result_free(ngx_http_collab_store_result_t *res)
 {
@@ -940,13 +960,14 @@ ngx_http_collab_store_done(ngx_http_collab_pg_req_t *req, ngx_int_t rc,
         out = ngx_http_collab_store_list_result(res);
         break;
 
-    default: /* NGX_HTTP_COLLAB_STMT_SNAPSHOT */
+    default: /* NGX_HTTP_COLLAB_STMT_SNAPSHOT, _PING */
         break;
     }
 
     if (out == NULL && (src == NGX_HTTP_COLLAB_STORE_OK
                         || src == NGX_HTTP_COLLAB_STORE_DUPLICATE)
-        && req->stmt != NGX_HTTP_COLLAB_STMT_SNAPSHOT)
+        && req->stmt != NGX_HTTP_COLLAB_STMT_SNAPSHOT
+        && req->stmt != NGX_HTTP_COLLAB_STMT_PING)
     {
         src = NGX_HTTP_COLLAB_STORE_ERROR;
     }

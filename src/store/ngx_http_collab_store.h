@@ -160,6 +160,10 @@ ngx_int_t ngx_http_collab_store_heads(ngx_str_t *collections,
 ngx_int_t ngx_http_collab_store_list(ngx_str_t *collection, ngx_uint_t limit,
     ngx_http_collab_store_handler_pt handler, void *data);
 
+/* SELECT 1 on the pool: NGX_HTTP_COLLAB_STORE_OK when it answered */
+ngx_int_t ngx_http_collab_store_ping(ngx_http_collab_store_handler_pt handler,
+    void *data);
+
 void ngx_http_collab_store_result_free(ngx_http_collab_store_result_t *res);
 
 /* the statements the pool prepares on every connection */
