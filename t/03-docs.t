@@ -38,7 +38,8 @@ while ($code =~ /\{\s*ngx_string\("(collab_\w+)"\),\s*([A-Z0-9_|\s]+?),\s*
 }
 
 # sanity: the table was read at all (a format change must not pass)
-my $raw = () = $code =~ /ngx_string\("collab_\w+"\)/g;
+# command entries only ("{ ngx_string(...)," ), not variable names
+my $raw = () = $code =~ /\{\s*ngx_string\("collab_\w+"\),/g;
 cmp_ok(scalar keys %decl, '>=', 10, 'directives found in the code');
 is(scalar keys %decl, $raw, 'every ngx_string("collab_...") entry parsed');
 
