@@ -76,3 +76,30 @@ HEAD /api/list
 Content-Type: application/json
 --- response_body chomp
 
+
+
+=== TEST 7: a collection name that is not UTF-8 is a 400, logged at info, not a database error
+--- request
+GET /api/%ff%fe/x
+--- error_code: 400
+--- response_body_like: bad name: not UTF-8 text
+--- error_log
+with a name that is not UTF-8 text
+--- no_error_log
+[error]
+
+
+=== TEST 8: a document name that is not UTF-8 on the ops route
+--- request
+GET /api/docs/%ff/ops
+--- error_code: 400
+--- no_error_log
+[error]
+
+
+=== TEST 9: a truncated sequence as the collection of the list
+--- request
+GET /api/%c3%28
+--- error_code: 400
+--- no_error_log
+[error]

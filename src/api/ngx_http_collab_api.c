@@ -10,6 +10,7 @@
 
 #include "ngx_http_collab.h"
 #include "store/ngx_http_collab_store.h"
+#include "engine/collab_utf8.h"
 #include "auth/ngx_http_collab_auth.h"
 #include "api/ngx_http_collab_api.h"
 #include "api/ngx_http_collab_api_snapshot.h"
@@ -20,6 +21,7 @@ typedef ngx_int_t (*ngx_http_collab_api_json_pt)(ngx_http_request_t *r,
     ngx_http_collab_store_result_t *res);
 
 
+static ngx_int_t ngx_http_collab_api_name_ok(ngx_str_t *name);
 static ngx_int_t ngx_http_collab_api_path(ngx_http_request_t *r,
     ngx_str_t *parts);
 static void ngx_http_collab_api_list_done(void *data, ngx_int_t rc,
@@ -49,7 +51,7 @@ ngx_int_t
 ngx_http_collab_api_handler(ngx_http_request_t *r)
 {
     int64_t                      from, to;
-    ngx_int_t                    rc, n;
+    ngx_int_t                    rc, n, i;
     ngx_str_t                    parts[3];
     ngx_http_collab_auth_t       who;
     const char                  *reason;
@@ -93,6 +95,17 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
     }
 
     n = ngx_http_collab_api_path(r, parts);
+
+    /* names the database could not store: the client's mistake */
+    for (i = 0; i < n && i < 2; i++) {
+        if (ngx_http_collab_api_name_ok(&parts[i]) != NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "collab: API request with a name that is not "
+                          "UTF-8 text: \"%V\"", &r->uri);
+            return ngx_http_collab_api_error(r, NGX_HTTP_BAD_REQUEST,
+                                             "bad name: not UTF-8 text");
+        }
+    }
 
     switch (n) {
 
@@ -202,6 +215,23 @@ ngx_http_collab_api_path(ngx_http_request_t *r, ngx_str_t *parts)
     }
 
     return n;
+}
+
+
+/* a collection or document name: UTF-8, no NUL (PostgreSQL text) */
+static ngx_int_t
+ngx_http_collab_api_name_ok(ngx_str_t *name)
+{
+    size_t  ncp;
+
+    if (ngx_strlchr(name->data, name->data + name->len, '\0') != NULL
+        || collab_utf8_count((const char *) name->data, name->len, &ncp)
+           != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
