@@ -259,6 +259,13 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       offsetof(ngx_http_collab_loc_conf_t, auth.cookie),
       NULL },
 
+    { ngx_string("collab_auth_jwt_close"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, auth.close),
+      NULL },
+
     { ngx_string("collab_auth_jwt_arg"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,

@@ -52,6 +52,7 @@ typedef struct {
     time_t                     leeway;           /* collab_auth_jwt_leeway */
     ngx_str_t                  cookie;           /* collab_auth_jwt_cookie */
     ngx_str_t                  arg;              /* collab_auth_jwt_arg */
+    ngx_flag_t                 close;            /* collab_auth_jwt_close */
 } ngx_http_collab_auth_conf_t;
 
 

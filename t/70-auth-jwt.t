@@ -346,6 +346,39 @@ C.main(async () => {
 
 
 
+=== TEST 12: collab_auth_jwt_close: a bad token upgrades, then closes with 4401 and the reason, and no message is read
+--- config
+    location /ws { collab_websocket; collab_auth_jwt_close on; }
+    location /api/ { collab_api; collab_auth_jwt_close on; }
+--- node
+const C = require(process.cwd() + '/lib/collab-client');
+const WebSocket = require('ws');
+const url = process.env.COLLAB_WS_URL;
+
+C.main(async () => {
+  const ws = new WebSocket(url, { headers: { Authorization: 'Bearer x.y.z' } });
+  const got = [];
+  const closed = new Promise((res) => ws.on('close', (code, reason) =>
+    res([code, reason.toString()])));
+  ws.on('open', () => {
+    got.push('open');
+    ws.send(JSON.stringify({ a: 'f', c: 't70', d: 'd' }));
+  });
+  ws.on('message', (m) => got.push(m.toString()));
+  ws.on('error', () => {});
+  const [code, reason] = await C.within(closed, 5000, 'the close');
+  C.eq(got, ['open'], 'upgraded, and nothing answered');
+  C.eq(code, 4401, 'closed with 4401');
+  C.check(/bad base64url|signature|segments|invalid/.test(reason),
+          'with the reason', reason);
+  const res = await fetch(`${process.env.COLLAB_HTTP_URL}/api/t70/d`);
+  C.eq(res.status, 401, 'REST still answers 401');
+});
+--- error_log
+(closed with 4401)
+
+
+
 === TEST 3: alg none is not a key algorithm: nginx -t fails
 --- http_config
     collab_auth_jwt_key_file none $TEST_COLLAB_KEYS/hs.key;

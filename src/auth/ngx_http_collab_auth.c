@@ -195,6 +195,7 @@ ngx_http_collab_auth_create_conf(ngx_http_collab_auth_conf_t *acf)
     acf->keys = NGX_CONF_UNSET_PTR;
     acf->audience = NGX_CONF_UNSET_PTR;
     acf->leeway = NGX_CONF_UNSET;
+    acf->close = NGX_CONF_UNSET;
 }
 
 
@@ -209,6 +210,7 @@ ngx_http_collab_auth_merge_conf(ngx_conf_t *cf,
     ngx_conf_merge_value(conf->leeway, prev->leeway, 0);
     ngx_conf_merge_str_value(conf->cookie, prev->cookie, "collab_token");
     ngx_conf_merge_str_value(conf->arg, prev->arg, "off");
+    ngx_conf_merge_value(conf->close, prev->close, 0);
 
     if (conf->enabled && (conf->keys == NULL || conf->keys->nelts == 0)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -244,7 +244,7 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
     ngx_int_t                    rc;
     ngx_str_t                    key;
     ngx_http_collab_auth_t       who;
-    const char                  *name, *value, *reason;
+    const char                  *name, *value, *reason, *reject;
     ngx_connection_t            *c;
     ngx_pool_cleanup_t          *cln;
     ngx_http_collab_ws_ctx_t    *ctx;
@@ -257,6 +257,7 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
     ngx_str_null(&key);
     name = NULL;
     value = NULL;
+    reject = NULL;
 
     rc = ngx_http_collab_ws_check(r, clcf, &key, &name, &value);
 
@@ -273,12 +274,25 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
     rc = ngx_http_collab_session_pre_upgrade(r, &who, &reason);
 
     if (rc == NGX_HTTP_UNAUTHORIZED) {
-        return ngx_http_collab_auth_deny(r, reason);
-    }
+        if (!clcf->auth.close) {
+            return ngx_http_collab_auth_deny(r, reason);
+        }
 
-    if (rc != NGX_OK) {
+        /*
+         * A browser cannot read a refused upgrade's status: upgrade,
+         * then close with 4401 and the reason, before any message.
+         */
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "collab: token rejected: %s (closed with 4401)",
+                      reason ? reason : "no token");
+        reject = reason ? reason : "no token";
+        ngx_memzero(&who, sizeof(ngx_http_collab_auth_t));
+        ngx_str_set(&who.principal, "");
+
+    } else if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
     }
+
 
     if (!ngx_http_collab_ws_inited) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -378,6 +392,11 @@ ngx_http_collab_ws_handler(ngx_http_request_t *r)
 
     } else {
         ctx->opened = 1;
+
+        if (reject) {
+            ngx_http_collab_ws_close(&ctx->ws, NGX_HTTP_COLLAB_CLOSE_EXPIRED,
+                                     reject);
+        }
     }
 
     ctx->in_handler = 0;
