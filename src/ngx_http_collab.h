@@ -53,6 +53,10 @@ typedef struct {
     ngx_str_t                  cookie;           /* collab_auth_jwt_cookie */
     ngx_str_t                  arg;              /* collab_auth_jwt_arg */
     ngx_flag_t                 close;            /* collab_auth_jwt_close */
+
+    /* $cookie_<cookie> and $arg_<arg>, resolved once; NGX_ERROR: off */
+    ngx_int_t                  cookie_index;
+    ngx_int_t                  arg_index;
 } ngx_http_collab_auth_conf_t;
 
 

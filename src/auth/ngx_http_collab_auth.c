@@ -37,8 +37,15 @@ typedef struct {
 
 static ngx_int_t ngx_http_collab_auth_token(ngx_http_request_t *r,
     ngx_http_collab_auth_conf_t *acf, ngx_str_t *token, const char **reason);
+static ngx_int_t ngx_http_collab_auth_index(ngx_conf_t *cf,
+    const char *prefix, ngx_str_t *name);
 static ngx_int_t ngx_http_collab_auth_var(ngx_http_request_t *r,
-    const char *prefix, ngx_str_t *name, ngx_str_t *value);
+    ngx_int_t index, ngx_str_t *value);
+static ngx_int_t ngx_http_collab_auth_verify(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
+    const char **reason);
+static ngx_int_t ngx_http_collab_auth_cached(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_http_collab_auth_key_t *ngx_http_collab_auth_key(
     ngx_http_collab_auth_conf_t *acf, collab_jwt_header_t *h,
     const char **reason);
@@ -60,6 +67,25 @@ static ngx_http_collab_auth_alg_t  ngx_http_collab_auth_algs[] = {
     { "ES384", JWT_ALG_ES384, EVP_PKEY_EC, 0, "secp384r1" },
     { NULL, JWT_ALG_NONE, 0, 0, NULL }
 };
+
+
+/*
+ * One verification per request, whoever asks (the handler, log_format,
+ * limit_req): the outcome is the value of a hidden variable, which nginx
+ * keeps for the rest of the request.  A request that moved to a location
+ * with other rules (an internal redirect) is verified again.
+ */
+typedef struct {
+    ngx_http_collab_auth_conf_t  *acf;
+    ngx_int_t                     rc;
+    ngx_http_collab_auth_t        who;
+    const char                   *reason;
+} ngx_http_collab_auth_outcome_t;
+
+
+static ngx_str_t  ngx_http_collab_auth_outcome_name =
+    ngx_string("collab_jwt_outcome");
+static ngx_int_t  ngx_http_collab_auth_outcome_index = NGX_ERROR;
 
 
 static ngx_str_t  ngx_http_collab_auth_sub_name =
@@ -90,7 +116,20 @@ ngx_http_collab_auth_add_variables(ngx_conf_t *cf)
     /* nginx gives a prefix variable's handler its full name as data */
     var->get_handler = ngx_http_collab_auth_variable;
 
-    return NGX_OK;
+    /* the outcome of the request's verification (not for configs) */
+    var = ngx_http_add_variable(cf, &ngx_http_collab_auth_outcome_name,
+                                NGX_HTTP_VAR_NOHASH);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_collab_auth_cached;
+
+    ngx_http_collab_auth_outcome_index =
+        ngx_http_get_variable_index(cf, &ngx_http_collab_auth_outcome_name);
+
+    return ngx_http_collab_auth_outcome_index == NGX_ERROR ? NGX_ERROR
+                                                           : NGX_OK;
 }
 
 
@@ -211,6 +250,14 @@ ngx_http_collab_auth_merge_conf(ngx_conf_t *cf,
     ngx_conf_merge_str_value(conf->cookie, prev->cookie, "collab_token");
     ngx_conf_merge_str_value(conf->arg, prev->arg, "off");
     ngx_conf_merge_value(conf->close, prev->close, 0);
+
+    conf->cookie_index = ngx_http_collab_auth_index(cf, "cookie_",
+                                                    &conf->cookie);
+    conf->arg_index = ngx_http_collab_auth_index(cf, "arg_", &conf->arg);
+
+    if (conf->cookie_index == NGX_ABORT || conf->arg_index == NGX_ABORT) {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->enabled && (conf->keys == NULL || conf->keys->nelts == 0)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -475,6 +522,73 @@ ngx_http_collab_auth_check(ngx_http_request_t *r,
     ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
     const char **reason)
 {
+    ngx_http_variable_value_t       *vv;
+    ngx_http_collab_auth_outcome_t  *o;
+
+    if (!acf->enabled) {
+        ngx_memzero(who, sizeof(ngx_http_collab_auth_t));
+        ngx_str_set(&who->principal, "");
+        ngx_str_set(&who->name, "");
+        return NGX_OK;
+    }
+
+    vv = ngx_http_get_indexed_variable(r, ngx_http_collab_auth_outcome_index);
+
+    if (vv == NULL || vv->not_found
+        || vv->len != sizeof(ngx_http_collab_auth_outcome_t))
+    {
+        return NGX_ERROR;
+    }
+
+    o = (ngx_http_collab_auth_outcome_t *) vv->data;
+
+    if (o->acf != acf) {
+        return ngx_http_collab_auth_verify(r, acf, who, reason);
+    }
+
+    *who = o->who;
+    *reason = o->reason;
+
+    return o->rc;
+}
+
+
+static ngx_int_t
+ngx_http_collab_auth_cached(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_collab_loc_conf_t      *clcf;
+    ngx_http_collab_auth_outcome_t  *o;
+
+    o = ngx_pcalloc(r->pool, sizeof(ngx_http_collab_auth_outcome_t));
+    if (o == NULL) {
+        return NGX_ERROR;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_collab_module);
+
+    o->acf = &clcf->auth;
+    o->rc = ngx_http_collab_auth_verify(r, o->acf, &o->who, &o->reason);
+
+    if (o->rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    v->data = (u_char *) o;
+    v->len = sizeof(ngx_http_collab_auth_outcome_t);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_collab_auth_verify(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
+    const char **reason)
+{
     ngx_str_t                   *principal, *name;
     int                          rc;
     u_char                      *tok, *buf, *p;
@@ -494,10 +608,7 @@ ngx_http_collab_auth_check(ngx_http_request_t *r,
     ngx_str_set(name, "");
     who->expires = 0;
     ngx_str_null(&who->claims);
-
-    if (!acf->enabled) {
-        return NGX_OK;
-    }
+    *reason = NULL;
 
     if (ngx_http_collab_auth_token(r, acf, &token, reason) != NGX_OK) {
         return NGX_HTTP_UNAUTHORIZED;
@@ -638,17 +749,11 @@ ngx_http_collab_auth_token(ngx_http_request_t *r,
         n++;
     }
 
-    if (ngx_strcmp(acf->cookie.data, "off") != 0
-        && ngx_http_collab_auth_var(r, "cookie_", &acf->cookie, &found[n])
-           == NGX_OK)
-    {
+    if (ngx_http_collab_auth_var(r, acf->cookie_index, &found[n]) == NGX_OK) {
         n++;
     }
 
-    if (ngx_strcmp(acf->arg.data, "off") != 0
-        && ngx_http_collab_auth_var(r, "arg_", &acf->arg, &found[n])
-           == NGX_OK)
-    {
+    if (ngx_http_collab_auth_var(r, acf->arg_index, &found[n]) == NGX_OK) {
         n++;
     }
 
@@ -677,28 +782,54 @@ ngx_http_collab_auth_token(ngx_http_request_t *r,
 }
 
 
-/* $cookie_<name> or $arg_<name>, when present and not empty */
+/*
+ * The index of $<prefix><name>, taken at configuration time so that a
+ * request only reads it; NGX_ERROR when name is "off", NGX_ABORT when
+ * there is no memory.
+ */
 static ngx_int_t
-ngx_http_collab_auth_var(ngx_http_request_t *r, const char *prefix,
-    ngx_str_t *name, ngx_str_t *value)
+ngx_http_collab_auth_index(ngx_conf_t *cf, const char *prefix,
+    ngx_str_t *name)
 {
-    u_char                     *p;
-    ngx_str_t                   var;
-    ngx_uint_t                  key;
-    ngx_http_variable_value_t  *vv;
+    u_char     *p;
+    size_t      len;
+    ngx_int_t   index;
+    ngx_str_t   var;
 
-    var.len = ngx_strlen(prefix) + name->len;
-    var.data = ngx_pnalloc(r->pool, var.len);
-    if (var.data == NULL) {
+    if (ngx_strcmp(name->data, "off") == 0) {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(var.data, prefix, ngx_strlen(prefix));
+    len = ngx_strlen(prefix);
+
+    var.len = len + name->len;
+    var.data = ngx_pnalloc(cf->pool, var.len);
+    if (var.data == NULL) {
+        return NGX_ABORT;
+    }
+
+    p = ngx_cpymem(var.data, prefix, len);
     ngx_memcpy(p, name->data, name->len);
+    ngx_strlow(var.data, var.data, var.len);
 
-    key = ngx_hash_strlow(var.data, var.data, var.len);
+    index = ngx_http_get_variable_index(cf, &var);
 
-    vv = ngx_http_get_variable(r, &var, key);
+    return index == NGX_ERROR ? NGX_ABORT : index;
+}
+
+
+/* an indexed variable, when set and not empty */
+static ngx_int_t
+ngx_http_collab_auth_var(ngx_http_request_t *r, ngx_int_t index,
+    ngx_str_t *value)
+{
+    ngx_http_variable_value_t  *vv;
+
+    if (index == NGX_ERROR) {
+        return NGX_DECLINED;
+    }
+
+    vv = ngx_http_get_indexed_variable(r, index);
 
     if (vv == NULL || vv->not_found || vv->len == 0) {
         return NGX_DECLINED;
