@@ -46,6 +46,11 @@ struct ngx_http_collab_src_live_s {
 
 static ngx_int_t ngx_http_collab_src_live_set(
     ngx_http_collab_src_live_t *live, ngx_uint_t nx);
+static ngx_int_t ngx_http_collab_src_live_key_cmd(const char *cmd,
+    ngx_str_t *key, ngx_http_collab_redis_reply_pt handler, void *data);
+static ngx_int_t ngx_http_collab_src_live_command(ngx_str_t *key,
+    u_char *value, size_t len, ngx_msec_t ttl, ngx_uint_t nx,
+    ngx_http_collab_redis_reply_pt handler, void *data);
 static void ngx_http_collab_src_live_set_done(redisReply *reply,
     void *data);
 static void ngx_http_collab_src_live_refused(ngx_http_collab_src_live_t *live);
@@ -138,9 +143,6 @@ ngx_http_collab_src_live_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_collab_src_live_exit_process(ngx_cycle_t *cycle)
 {
-    size_t       argvlen[2];
-    const char  *argv[2];
-
     if (ngx_http_collab_src_live_timer.timer_set) {
         ngx_del_timer(&ngx_http_collab_src_live_timer);
     }
@@ -151,12 +153,9 @@ ngx_http_collab_src_live_exit_process(ngx_cycle_t *cycle)
 
     if (ngx_http_collab_src_live_worker_key.data) {
         /* after the DELs of its srcs: nothing of this worker is left */
-        argv[0] = "DEL";
-        argvlen[0] = 3;
-        argv[1] = (const char *) ngx_http_collab_src_live_worker_key.data;
-        argvlen[1] = ngx_http_collab_src_live_worker_key.len;
-
-        (void) ngx_http_collab_redis_command(2, argv, argvlen, NULL, NULL);
+        (void) ngx_http_collab_src_live_key_cmd("DEL",
+                                      &ngx_http_collab_src_live_worker_key,
+                                      NULL, NULL);
     }
 }
 
@@ -283,27 +282,13 @@ ngx_http_collab_src_live_src(ngx_http_collab_src_live_t *live)
 static ngx_int_t
 ngx_http_collab_src_live_set(ngx_http_collab_src_live_t *live, ngx_uint_t nx)
 {
-    u_char       ttl[NGX_INT_T_LEN];
-    size_t       argvlen[6];
-    const char  *argv[6];
-
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) live->key.data;
-    argvlen[1] = live->key.len;
-    argv[2] = (const char *) ngx_http_collab_src_live_me;
-    argvlen[2] = ngx_http_collab_src_live_me_len;
-    argv[3] = "PX";
-    argvlen[3] = 2;
-    argv[4] = (const char *) ttl;
-    argvlen[4] = ngx_sprintf(ttl, "%d", NGX_HTTP_COLLAB_SRC_LIVE_TTL) - ttl;
-    argv[5] = "NX";
-    argvlen[5] = 2;
-
-    if (ngx_http_collab_redis_command(nx ? 6 : 5, argv, argvlen,
-                                      nx ? ngx_http_collab_src_live_set_done
-                                         : NULL,
-                                      live)
+    if (ngx_http_collab_src_live_command(&live->key,
+                                         ngx_http_collab_src_live_me,
+                                         ngx_http_collab_src_live_me_len,
+                                         NGX_HTTP_COLLAB_SRC_LIVE_TTL, nx,
+                                         nx ? ngx_http_collab_src_live_set_done
+                                            : NULL,
+                                         live)
         != NGX_OK)
     {
         return NGX_DECLINED;
@@ -314,6 +299,51 @@ ngx_http_collab_src_live_set(ngx_http_collab_src_live_t *live, ngx_uint_t nx)
     }
 
     return NGX_OK;
+}
+
+
+/* <cmd> key, on the command connection */
+static ngx_int_t
+ngx_http_collab_src_live_key_cmd(const char *cmd, ngx_str_t *key,
+    ngx_http_collab_redis_reply_pt handler, void *data)
+{
+    size_t       argvlen[2];
+    const char  *argv[2];
+
+    argv[0] = cmd;
+    argvlen[0] = ngx_strlen(cmd);
+    argv[1] = (const char *) key->data;
+    argvlen[1] = key->len;
+
+    return ngx_http_collab_redis_command(2, argv, argvlen, handler, data);
+}
+
+
+/* SET key value PX ttl [NX], on the command connection */
+static ngx_int_t
+ngx_http_collab_src_live_command(ngx_str_t *key, u_char *value, size_t len,
+    ngx_msec_t ttl, ngx_uint_t nx, ngx_http_collab_redis_reply_pt handler,
+    void *data)
+{
+    u_char       ms[NGX_INT_T_LEN];
+    size_t       argvlen[6];
+    const char  *argv[6];
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key->data;
+    argvlen[1] = key->len;
+    argv[2] = (const char *) value;
+    argvlen[2] = len;
+    argv[3] = "PX";
+    argvlen[3] = 2;
+    argv[4] = (const char *) ms;
+    argvlen[4] = ngx_sprintf(ms, "%M", ttl) - ms;
+    argv[5] = "NX";
+    argvlen[5] = 2;
+
+    return ngx_http_collab_redis_command(nx ? 6 : 5, argv, argvlen, handler,
+                                         data);
 }
 
 
@@ -367,16 +397,9 @@ ngx_http_collab_src_live_set_done(redisReply *r, void *data)
 static void
 ngx_http_collab_src_live_refused(ngx_http_collab_src_live_t *live)
 {
-    size_t       argvlen[2];
-    const char  *argv[2];
-
-    argv[0] = "GET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) live->key.data;
-    argvlen[1] = live->key.len;
-
-    if (ngx_http_collab_redis_command(2, argv, argvlen,
-                                      ngx_http_collab_src_live_get_done, live)
+    if (ngx_http_collab_src_live_key_cmd("GET", &live->key,
+                                         ngx_http_collab_src_live_get_done,
+                                         live)
         == NGX_OK)
     {
         live->waiting = 1;
@@ -393,9 +416,7 @@ ngx_http_collab_src_live_get_done(redisReply *r, void *data)
 {
     ngx_http_collab_src_live_t  *live = data;
 
-    size_t       argvlen[2];
-    const char  *argv[2];
-    ngx_str_t    holder, name;
+    ngx_str_t  holder, name;
 
     live->waiting = 0;
 
@@ -441,14 +462,9 @@ ngx_http_collab_src_live_get_done(redisReply *r, void *data)
         return;
     }
 
-    argv[0] = "EXISTS";
-    argvlen[0] = 6;
-    argv[1] = (const char *) name.data;
-    argvlen[1] = name.len;
-
-    if (ngx_http_collab_redis_command(2, argv, argvlen,
-                                      ngx_http_collab_src_live_alive_done,
-                                      live)
+    if (ngx_http_collab_src_live_key_cmd("EXISTS", &name,
+                                         ngx_http_collab_src_live_alive_done,
+                                         live)
         == NGX_OK)
     {
         live->waiting = 1;
@@ -571,16 +587,9 @@ ngx_http_collab_src_live_answer(ngx_http_collab_src_live_t *live,
 static void
 ngx_http_collab_src_live_free(ngx_http_collab_src_live_t *live)
 {
-    size_t       argvlen[2];
-    const char  *argv[2];
-
     if (live->in_redis) {
-        argv[0] = "DEL";
-        argvlen[0] = 3;
-        argv[1] = (const char *) live->key.data;
-        argvlen[1] = live->key.len;
-
-        (void) ngx_http_collab_redis_command(2, argv, argvlen, NULL, NULL);
+        (void) ngx_http_collab_src_live_key_cmd("DEL", &live->key, NULL,
+                                                NULL);
     }
 
     if (live->key.data) {
@@ -622,23 +631,11 @@ ngx_http_collab_src_live_refresh(ngx_event_t *ev)
 static void
 ngx_http_collab_src_live_worker(ngx_event_t *ev)
 {
-    u_char       ttl[NGX_INT_T_LEN];
-    size_t       argvlen[5];
-    const char  *argv[5];
-
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) ngx_http_collab_src_live_worker_key.data;
-    argvlen[1] = ngx_http_collab_src_live_worker_key.len;
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = "PX";
-    argvlen[3] = 2;
-    argv[4] = (const char *) ttl;
-    argvlen[4] = ngx_sprintf(ttl, "%d", NGX_HTTP_COLLAB_WORKER_TTL) - ttl;
-
     /* Redis down: the next tick tries again */
-    (void) ngx_http_collab_redis_command(5, argv, argvlen, NULL, NULL);
+    (void) ngx_http_collab_src_live_command(
+                                   &ngx_http_collab_src_live_worker_key,
+                                   (u_char *) "1", 1,
+                                   NGX_HTTP_COLLAB_WORKER_TTL, 0, NULL, NULL);
 
     ngx_add_timer(ev, NGX_HTTP_COLLAB_WORKER_REFRESH);
 }
