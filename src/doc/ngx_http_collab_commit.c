@@ -66,8 +66,8 @@
 
 static ngx_int_t ngx_http_collab_commit_prepare(ngx_http_collab_doc_t *doc,
     ngx_http_collab_submit_t *s, ngx_uint_t n);
-static void ngx_http_collab_commit_fail_queued(ngx_http_collab_doc_t *doc,
-    const char *message);
+static ngx_uint_t ngx_http_collab_commit_fail_queued(
+    ngx_http_collab_doc_t *doc, uint64_t wait_us);
 static ngx_int_t ngx_http_collab_commit_duplicate(ngx_http_collab_doc_t *doc,
     ngx_http_collab_store_result_t *res);
 static void ngx_http_collab_commit_success(ngx_http_collab_doc_t *doc);
@@ -489,31 +489,50 @@ ngx_http_collab_commit_run(ngx_http_collab_doc_t *doc)
 }
 
 
-/* every queued submit gets the error: none of them was committed */
-static void
+/*
+ * The queued submits that waited wait_us or longer get the error (none
+ * of them was committed); returns how many still wait.
+ */
+static ngx_uint_t
 ngx_http_collab_commit_fail_queued(ngx_http_collab_doc_t *doc,
-    const char *message)
+    uint64_t wait_us)
 {
-    ngx_queue_t               *q;
+    uint64_t                   now;
+    ngx_uint_t                 n;
+    ngx_queue_t               *q, *next;
     ngx_http_collab_submit_t  *s;
 
-    while (!ngx_queue_empty(&doc->submits)) {
-        q = ngx_queue_head(&doc->submits);
+    now = collab_latency_now();
+    n = 0;
+
+    for (q = ngx_queue_head(&doc->submits);
+         q != ngx_queue_sentinel(&doc->submits);
+         q = next)
+    {
+        next = ngx_queue_next(q);
         s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
+
+        if (now - s->stamps.received < wait_us) {
+            n++;
+            continue;
+        }
+
         ngx_queue_remove(q);
         doc->nsubmits--;
 
-        ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_UNKNOWN, message);
+        ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_UNKNOWN,
+                                     NGX_HTTP_COLLAB_COMMIT_UNAVAILABLE);
         ngx_http_collab_submit_free(s);
     }
+
+    return n;
 }
 
 
 void
 ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc)
 {
-    ngx_http_collab_commit_fail_queued(doc, "Database unavailable: "
-                                            "the op was not committed");
+    (void) ngx_http_collab_commit_fail_queued(doc, 0);
 }
 
 
@@ -524,35 +543,10 @@ ngx_http_collab_commit_fail(ngx_http_collab_doc_t *doc, ngx_int_t rc)
 ngx_uint_t
 ngx_http_collab_commit_expire(ngx_http_collab_doc_t *doc)
 {
-    uint64_t                   now, wait;
-    ngx_uint_t                 n;
-    ngx_queue_t               *q, *next;
-    ngx_http_collab_submit_t  *s;
+    ngx_uint_t  n;
 
-    now = collab_latency_now();
-    wait = (uint64_t) ngx_http_collab_doc_worker.cmcf->commit_wait * 1000;
-    n = 0;
-
-    for (q = ngx_queue_head(&doc->submits);
-         q != ngx_queue_sentinel(&doc->submits);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
-
-        if (now - s->stamps.received < wait) {
-            n++;
-            continue;
-        }
-
-        ngx_queue_remove(q);
-        doc->nsubmits--;
-
-        ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_UNKNOWN,
-                                     "Database unavailable: the op was "
-                                     "not committed");
-        ngx_http_collab_submit_free(s);
-    }
+    n = ngx_http_collab_commit_fail_queued(doc,
+                (uint64_t) ngx_http_collab_doc_worker.cmcf->commit_wait * 1000);
 
     if (n) {
         ngx_log_error(NGX_LOG_INFO, ngx_http_collab_doc_worker.log, 0,

@@ -18,6 +18,10 @@
 #define NGX_HTTP_COLLAB_COMMIT_BATCH     512
 #define NGX_HTTP_COLLAB_COMMIT_RETRIES   16
 
+/* the error of an op PostgreSQL could not take */
+#define NGX_HTTP_COLLAB_COMMIT_UNAVAILABLE                                    \
+    "Database unavailable: the op was not committed"
+
 /* ms an idle queue keeps the lock for the next op */
 #define NGX_HTTP_COLLAB_COMMIT_LINGER    20
 
