@@ -121,6 +121,47 @@ ok($rc == 0, 'PostgreSQL restarted and stopped for 10 s while clients '
     or diag($out);
 note($out);
 system("bash '$root/.ci/pg.sh' start '$pg_dir' $pg_port > /dev/null 2>&1");
+
+# an op far behind the head needs history from PostgreSQL: that read
+# waits for it too, instead of failing the op
+my $behind = <<'JS';
+const C = require(process.env.COLLAB_ROOT + '/t/js/lib/collab-client');
+const cp = require('child_process');
+const url = process.env.COLLAB_WS_URL;
+const pg = (...a) => new Promise((res, rej) => cp.execFile('bash',
+  [`${process.env.COLLAB_ROOT}/.ci/pg.sh`, ...a],
+  (e, out, err) => (e ? rej(new Error(err || e.message)) : res(out))));
+
+C.main(async () => {
+  const w = await C.RawClient.open(url);
+  await w.submit({ c: 't57', d: 'old', v: 0, seq: 1,
+                   create: { type: 'text-unicode', data: '' } }, 'create');
+  // more than the ring keeps (128 KB beyond its last 16 ops)
+  for (let i = 0; i < 300; i++) {
+    await w.submit({ c: 't57', d: 'old', v: 1 + i, seq: 2 + i,
+                     op: [`${i}:`.padEnd(1000, 'x')] });
+  }
+  await pg('stop', process.env.RT_PG_DIR);
+  const t0 = Date.now();
+  w.send({ a: 'op', c: 't57', d: 'old', v: 1, seq: 400, op: ['<old>'] });
+  await C.delay(3000);
+  await pg('start', process.env.RT_PG_DIR, process.env.RT_PG_PORT);
+  const ack = await w.next((m) => m.a === 'op' && m.seq === 400, 20000,
+                           'the answer to the op made at v1');
+  C.check(!ack.error, 'acked after PostgreSQL came back, not refused', ack);
+  C.check(Date.now() - t0 > 3000, 'it waited for the database');
+  const rows = await C.opLog('t57', 'old');
+  C.check(C.replay(rows, 'old').text.startsWith('<old>'),
+          'transformed against the 300 ops and committed');
+  w.close();
+}, { timeout: 60000 });
+JS
+($rc, $out) = run_node($behind, COLLAB_WS_URL => "ws://127.0.0.1:$rp/ws",
+                       RT_PG_DIR => $pg_dir, RT_PG_PORT => $pg_port,
+                       timeout => 70);
+ok($rc == 0, 'an op behind the ring waits for its history while '
+             . 'PostgreSQL is down') or diag($out);
+system("bash '$root/.ci/pg.sh' start '$pg_dir' $pg_port > /dev/null 2>&1");
 stop_nginx();
 check_error_log('PostgreSQL ride-through', must_not => ['[crit]', '[alert]']);
 

@@ -187,6 +187,22 @@ ngx_http_collab_commit_history(void *data, ngx_int_t rc,
     q = ngx_queue_head(&doc->submits);
     s = ngx_queue_data(q, ngx_http_collab_submit_t, queue);
 
+    if (rc == NGX_HTTP_COLLAB_STORE_UNAVAILABLE
+        || rc == NGX_HTTP_COLLAB_STORE_UNKNOWN)
+    {
+        /* a read: tried again while the ops wait (collab_commit_wait) */
+        ngx_http_collab_store_result_free(res);
+
+        if (ngx_http_collab_commit_expire(doc)) {
+            ngx_http_collab_commit_later(doc,
+                                         ngx_http_collab_commit_backoff(doc));
+            ngx_http_collab_doc_idle(doc);
+            return;
+        }
+
+        goto next;
+    }
+
     if (rc != NGX_HTTP_COLLAB_STORE_OK) {
         ngx_http_collab_store_result_free(res);
         ngx_queue_remove(q);
@@ -197,8 +213,7 @@ ngx_http_collab_commit_history(void *data, ngx_int_t rc,
                                          "Missing ops to transform against");
         } else {
             ngx_http_collab_commit_error(s, COLLAB_MSG_ERR_UNKNOWN,
-                                         "Database unavailable: the op "
-                                         "was not committed");
+                                         NGX_HTTP_COLLAB_COMMIT_UNAVAILABLE);
         }
 
         ngx_http_collab_submit_free(s);
