@@ -23,6 +23,7 @@
 #include "protocol/ngx_http_collab_src.h"
 #include "protocol/ngx_http_collab_src_live.h"
 #include "auth/ngx_http_collab_auth.h"
+#include "access/ngx_http_collab_access.h"
 #include "status/ngx_http_collab_health.h"
 
 
@@ -89,6 +90,13 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_collab_main_conf_t, commit_wait),
+      NULL },
+
+    { ngx_string("collab_access_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, access_ttl),
       NULL },
 
     { ngx_string("collab_redis"),
@@ -266,6 +274,20 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       offsetof(ngx_http_collab_loc_conf_t, auth.close),
       NULL },
 
+    { ngx_string("collab_auth_admin_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_collab_auth_admin_claim,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("collab_collection_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_collab_access_collection_role,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("collab_auth_jwt_arg"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -333,6 +355,7 @@ ngx_http_collab_create_main_conf(ngx_conf_t *cf)
     cmcf->snapshot_interval = NGX_CONF_UNSET_UINT;
     cmcf->max_op_lag = NGX_CONF_UNSET_UINT;
     cmcf->commit_wait = NGX_CONF_UNSET_MSEC;
+    cmcf->access_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->lock_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->enabled = NGX_CONF_UNSET;
@@ -353,6 +376,7 @@ ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(cmcf->snapshot_interval, 100);
     ngx_conf_init_uint_value(cmcf->max_op_lag, 100000);
     ngx_conf_init_msec_value(cmcf->commit_wait, 30000);
+    ngx_conf_init_msec_value(cmcf->access_ttl, 30000);
     ngx_conf_init_value(cmcf->enabled, 0);
     ngx_conf_init_value(cmcf->api, 0);
 
@@ -446,6 +470,7 @@ ngx_http_collab_create_loc_conf(ngx_conf_t *cf)
     clcf->max_ops_in_flight = NGX_CONF_UNSET_UINT;
     clcf->max_presence_channels = NGX_CONF_UNSET_UINT;
     clcf->max_presence_size = NGX_CONF_UNSET_SIZE;
+    clcf->collection_roles = NGX_CONF_UNSET_PTR;
 
     ngx_http_collab_auth_create_conf(&clcf->auth);
 
@@ -479,6 +504,8 @@ ngx_http_collab_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->max_presence_channels, 100);
     ngx_conf_merge_size_value(conf->max_presence_size,
                               prev->max_presence_size, 16 * 1024);
+    ngx_conf_merge_ptr_value(conf->collection_roles, prev->collection_roles,
+                             NULL);
 
     if (conf->max_message_size < 125) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -600,7 +627,7 @@ ngx_http_collab_init_process(ngx_cycle_t *cycle)
 
     ngx_http_collab_src_live_init_process(cycle);
 
-    return NGX_OK;
+    return ngx_http_collab_access_init_process(cycle, cmcf);
 }
 
 
@@ -618,6 +645,7 @@ ngx_http_collab_exit_process(ngx_cycle_t *cycle)
     ngx_http_collab_ws_exit_process(cycle);
     ngx_http_collab_presence_exit_process(cycle);
     ngx_http_collab_src_live_exit_process(cycle);
+    ngx_http_collab_access_exit_process(cycle);
     ngx_http_collab_doc_exit_process(cycle);
     ngx_http_collab_redis_exit_process(cycle);
     ngx_http_collab_pg_exit_process(cycle);

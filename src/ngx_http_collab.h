@@ -28,6 +28,7 @@ typedef struct {
     ngx_uint_t                 snapshot_interval; /* collab_snapshot_interval */
     ngx_uint_t                 max_op_lag;       /* collab_max_op_lag */
     ngx_msec_t                 commit_wait;      /* collab_commit_wait */
+    ngx_msec_t                 access_ttl;       /* collab_access_cache_ttl */
 
     ngx_str_t                  redis_addr;       /* collab_redis */
     ngx_str_t                  redis_host;       /* resolved, NUL-ended */
@@ -53,6 +54,8 @@ typedef struct {
     ngx_str_t                  cookie;           /* collab_auth_jwt_cookie */
     ngx_str_t                  arg;              /* collab_auth_jwt_arg */
     ngx_flag_t                 close;            /* collab_auth_jwt_close */
+    ngx_str_t                  admin_claim;      /* collab_auth_admin_claim */
+    ngx_str_t                  admin_value;
 
     /* $cookie_<cookie> and $arg_<arg>, resolved once; NGX_ERROR: off */
     ngx_int_t                  cookie_index;
@@ -81,6 +84,9 @@ typedef struct {
                                        /* collab_max_presence_size */
 
     ngx_http_collab_auth_conf_t  auth;
+
+    /* collab_collection_role: ngx_http_collab_collection_role_t, or NULL */
+    ngx_array_t               *collection_roles;
 
     ngx_uint_t                 health;           /* collab_health */
 } ngx_http_collab_loc_conf_t;

@@ -26,9 +26,9 @@ GET /api/notes/none/ops
 --- response_body_like: "no such document"
 --- wait: 1
 --- error_log
-connection 0 ready (schema version 1
-connection 1 ready (schema version 1
-connection 2 ready (schema version 1
+connection 0 ready (schema version 2
+connection 1 ready (schema version 2
+connection 2 ready (schema version 2
 --- no_error_log
 [error]
 password
@@ -45,7 +45,7 @@ GET /api/notes/a/ops
 --- error_code: 503
 --- response_body_like: "database unavailable"
 --- error_log
-the collab schema is missing (no table collab_schema_version): apply sql/001_init.sql (schema version 1 expected
+the collab schema is missing (no table collab_schema_version): apply the sql/ files up to sql/002_access.sql (schema version 2 expected
 
 
 === TEST 3: the password never reaches the log
@@ -73,7 +73,7 @@ s3cret-pw
 GET /api/notes/a/ops
 --- error_code: 503
 --- error_log
-database schema version is 0, this module needs schema version 1: apply the sql/ files up to sql/001_init.sql
+database schema version is 0, this module needs schema version 2: apply the sql/ files up to sql/002_access.sql
 
 
 === TEST 5: an unparsable conninfo fails nginx -t

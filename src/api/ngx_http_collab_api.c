@@ -14,6 +14,7 @@
 #include "auth/ngx_http_collab_auth.h"
 #include "api/ngx_http_collab_api.h"
 #include "api/ngx_http_collab_api_snapshot.h"
+#include "access/ngx_http_collab_access.h"
 #include "protocol/ngx_http_collab_src.h"
 
 
@@ -52,7 +53,8 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
 {
     int64_t                      from, to;
     ngx_int_t                    rc, n, i;
-    ngx_str_t                    parts[3];
+    ngx_str_t                    parts[3], v, *member;
+    ngx_uint_t                   need;
     ngx_http_collab_auth_t       who;
     const char                  *reason;
     ngx_table_elt_t             *allow;
@@ -107,11 +109,27 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
         }
     }
 
+    /* roles: who may read or change this document (docs/access.md) */
+    if (n == 2 || n == 3) {
+        need = (n == 3 || ngx_http_arg(r, (u_char *) "v", 1, &v) == NGX_OK)
+               ? NGX_HTTP_COLLAB_ROLE_EDITOR : NGX_HTTP_COLLAB_ROLE_VIEWER;
+
+        rc = ngx_http_collab_api_access(r, &who, &parts[0], &parts[1], need);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     switch (n) {
 
     case 1:
+        /* a list names only what the user may read */
+        member = (ngx_http_collab_access_quick(clcf, who.admin, &parts[0],
+                                               NGX_HTTP_COLLAB_ROLE_VIEWER)
+                  == NGX_OK) ? NULL : &who.principal;
+
         if (ngx_http_collab_store_list(&parts[0],
-                                       NGX_HTTP_COLLAB_API_MAX_DOCS,
+                                       NGX_HTTP_COLLAB_API_MAX_DOCS, member,
                                        ngx_http_collab_api_list_done, r)
             != NGX_OK)
         {

@@ -23,6 +23,7 @@
 
 
 #include "ngx_http_collab.h"
+#include "auth/ngx_http_collab_auth.h"
 
 
 /* most ops in one response; page on with from=<last v + 1> */
@@ -34,6 +35,15 @@
 
 /* content handler of "collab_api" locations */
 ngx_int_t ngx_http_collab_api_handler(ngx_http_request_t *r);
+
+/*
+ * Whether who may act at level need on (c, d): NGX_OK to go on; else
+ * what the handler returns (the 404/403/503 sent, or NGX_DONE while the
+ * role is looked up: the handler then runs again).
+ */
+ngx_int_t ngx_http_collab_api_access(ngx_http_request_t *r,
+    ngx_http_collab_auth_t *who, ngx_str_t *c, ngx_str_t *d,
+    ngx_uint_t need);
 
 /* {"error":"<msg>"} with that status */
 ngx_int_t ngx_http_collab_api_error(ngx_http_request_t *r,

@@ -44,6 +44,10 @@ static ngx_int_t ngx_http_collab_auth_var(ngx_http_request_t *r,
 static ngx_int_t ngx_http_collab_auth_verify(ngx_http_request_t *r,
     ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
     const char **reason);
+static ngx_int_t ngx_http_collab_auth_extras(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who);
+static ngx_uint_t ngx_http_collab_auth_admin_value(
+    ngx_http_collab_auth_conf_t *acf, yajl_val v);
 static ngx_int_t ngx_http_collab_auth_cached(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_http_collab_auth_key_t *ngx_http_collab_auth_key(
@@ -250,6 +254,11 @@ ngx_http_collab_auth_merge_conf(ngx_conf_t *cf,
     ngx_conf_merge_str_value(conf->cookie, prev->cookie, "collab_token");
     ngx_conf_merge_str_value(conf->arg, prev->arg, "off");
     ngx_conf_merge_value(conf->close, prev->close, 0);
+
+    if (conf->admin_claim.data == NULL) {
+        conf->admin_claim = prev->admin_claim;
+        conf->admin_value = prev->admin_value;
+    }
 
     conf->cookie_index = ngx_http_collab_auth_index(cf, "cookie_",
                                                     &conf->cookie);
@@ -528,7 +537,10 @@ ngx_http_collab_auth_check(ngx_http_request_t *r,
     if (!acf->enabled) {
         ngx_memzero(who, sizeof(ngx_http_collab_auth_t));
         ngx_str_set(&who->principal, "");
+        ngx_str_set(&who->iss, "");
+        ngx_str_set(&who->sub, "");
         ngx_str_set(&who->name, "");
+        ngx_str_set(&who->email, "");
         return NGX_OK;
     }
 
@@ -605,8 +617,12 @@ ngx_http_collab_auth_verify(ngx_http_request_t *r,
     name = &who->name;
 
     ngx_str_set(principal, "");
+    ngx_str_set(&who->iss, "");
+    ngx_str_set(&who->sub, "");
     ngx_str_set(name, "");
+    ngx_str_set(&who->email, "");
     who->expires = 0;
+    who->admin = 0;
     ngx_str_null(&who->claims);
     *reason = NULL;
 
@@ -701,6 +717,12 @@ ngx_http_collab_auth_verify(ngx_http_request_t *r,
     p = ngx_cpymem(p, c.sub, ngx_strlen(c.sub));
     principal->len = p - principal->data;
 
+    /* the principal is "<iss> <sub>": both are in it */
+    who->iss.data = principal->data;
+    who->iss.len = n;
+    who->sub.data = p - ngx_strlen(c.sub);
+    who->sub.len = ngx_strlen(c.sub);
+
     name->len = ngx_strlen(c.name);
 
     if (name->len) {
@@ -712,7 +734,117 @@ ngx_http_collab_auth_verify(ngx_http_request_t *r,
         ngx_memcpy(name->data, c.name, name->len);
     }
 
+    return ngx_http_collab_auth_extras(r, acf, who);
+}
+
+
+/* email, and whether the token names an admin (collab_auth_admin_claim) */
+static ngx_int_t
+ngx_http_collab_auth_extras(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who)
+{
+    char        *json;
+    size_t       i;
+    yajl_val     root, v;
+    const char  *key;
+
+    json = ngx_pnalloc(r->pool, who->claims.len + 1);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(json, who->claims.data, who->claims.len);
+    json[who->claims.len] = '\0';
+
+    /* the claims were checked as a JSON object already */
+    root = yajl_tree_parse(json, NULL, 0);
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        return NGX_OK;
+    }
+
+    for (i = 0; i < root->u.object.len; i++) {
+        key = root->u.object.keys[i];
+        v = root->u.object.values[i];
+
+        if (ngx_strcmp(key, "email") == 0 && YAJL_IS_STRING(v)) {
+            who->email.len = ngx_strlen(v->u.string);
+            who->email.data = ngx_pnalloc(r->pool, who->email.len + 1);
+            if (who->email.data == NULL) {
+                yajl_tree_free(root);
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(who->email.data, v->u.string, who->email.len);
+        }
+
+        if (acf->admin_claim.len
+            && ngx_strcmp(key, (char *) acf->admin_claim.data) == 0)
+        {
+            who->admin = ngx_http_collab_auth_admin_value(acf, v);
+        }
+    }
+
+    yajl_tree_free(root);
+
     return NGX_OK;
+}
+
+
+/* the claim is the value, an array holding it, or true for "true" */
+static ngx_uint_t
+ngx_http_collab_auth_admin_value(ngx_http_collab_auth_conf_t *acf,
+    yajl_val v)
+{
+    size_t  i;
+
+    if (YAJL_IS_STRING(v)) {
+        return ngx_strcmp(v->u.string, (char *) acf->admin_value.data) == 0;
+    }
+
+    if (YAJL_IS_TRUE(v)) {
+        return ngx_strcmp(acf->admin_value.data, "true") == 0;
+    }
+
+    if (YAJL_IS_ARRAY(v)) {
+        for (i = 0; i < v->u.array.len; i++) {
+            if (YAJL_IS_STRING(v->u.array.values[i])
+                && ngx_strcmp(v->u.array.values[i]->u.string,
+                              (char *) acf->admin_value.data) == 0)
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/* collab_auth_admin_claim <claim> <value> */
+char *
+ngx_http_collab_auth_admin_claim(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_collab_loc_conf_t  *clcf = conf;
+
+    ngx_str_t  *value;
+
+    if (clcf->auth.admin_claim.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[2].len == 0) {
+        return "needs a claim name and a value";
+    }
+
+    /* config strings are NUL-terminated: compared with ngx_strcmp() */
+    clcf->auth.admin_claim = value[1];
+    clcf->auth.admin_value = value[2];
+
+    return NGX_CONF_OK;
 }
 
 

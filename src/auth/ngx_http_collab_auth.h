@@ -31,6 +31,8 @@ char *ngx_http_collab_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_collab_auth_audience(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_collab_auth_admin_claim(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 void ngx_http_collab_auth_create_conf(ngx_http_collab_auth_conf_t *acf);
 char *ngx_http_collab_auth_merge_conf(ngx_conf_t *cf,
@@ -46,9 +48,13 @@ char *ngx_http_collab_auth_merge_conf(ngx_conf_t *cf,
 /* who asked: strings from r->pool, empty (and expires 0) when auth is off */
 typedef struct {
     ngx_str_t                  principal;   /* "<iss> <sub>" or "<sub>" */
+    ngx_str_t                  iss;
+    ngx_str_t                  sub;
     ngx_str_t                  name;        /* name / preferred_username */
+    ngx_str_t                  email;
     time_t                     expires;     /* exp + leeway */
     ngx_str_t                  claims;      /* the payload, decoded */
+    ngx_uint_t                 admin;       /* collab_auth_admin_claim */
 } ngx_http_collab_auth_t;
 
 

@@ -271,6 +271,7 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
     s->principal.len = ws->who.principal.len;
     ngx_memcpy(s->principal.data, ws->who.principal.data,
                ws->who.principal.len);
+    s->admin = ws->who.admin;
 
     ngx_queue_init(&s->subs);
     ngx_queue_init(&s->submits);
@@ -285,6 +286,18 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
     s->drain.handler = ngx_http_collab_session_drain;
     s->drain.data = s;
     s->drain.log = ws->connection->log;
+
+    ngx_http_collab_session_access_init(s);
+
+    if (s->principal.len
+        && ngx_http_collab_store_user_seen(&s->principal, &ws->who.iss,
+                                           &ws->who.sub, &ws->who.name,
+                                           &ws->who.email)
+           != NGX_OK)
+    {
+        ngx_free(s);
+        return NGX_ERROR;
+    }
 
     if (ws->who.expires) {
         s->expiry.handler = ngx_http_collab_session_expired;
@@ -329,8 +342,10 @@ ngx_http_collab_session_message(ngx_http_collab_ws_t *ws, u_char *data,
 
     s = ws->session;
 
-    if (s->claiming || !ngx_queue_empty(&s->held)) {
-        /* after the hs reply, in order */
+    if (s->claiming || !ngx_queue_empty(&s->held)
+        || ngx_http_collab_session_access_waiting(s))
+    {
+        /* after the hs reply, or behind a message at the gate, in order */
         ngx_http_collab_session_hold(s, data, len);
         return;
     }
@@ -346,8 +361,8 @@ ngx_http_collab_session_hold(ngx_http_collab_session_t *s, u_char *data,
     ngx_http_collab_held_t  *h;
 
     if (s->nheld >= NGX_HTTP_COLLAB_SESSION_MAX_HELD) {
-        ngx_http_collab_ws_close(s->ws, 1008, "too many messages before "
-                                 "the handshake reply");
+        ngx_http_collab_ws_close(s->ws, 1008, "too many messages waiting "
+                                 "for the handshake reply or for access");
         return;
     }
 
@@ -377,7 +392,9 @@ ngx_http_collab_session_drain(ngx_event_t *ev)
 
     s = ev->data;
 
-    if (s->claiming || ngx_queue_empty(&s->held)) {
+    if (s->claiming || ngx_queue_empty(&s->held)
+        || ngx_http_collab_session_access_waiting(s))
+    {
         return;
     }
 
@@ -459,7 +476,41 @@ ngx_http_collab_session_process(ngx_http_collab_ws_t *ws, u_char *data,
                    "collab session: \"%s\"",
                    collab_msg_action_name(msg->action));
 
+    if (ngx_http_collab_session_gate(s, msg, data, len) != NGX_OK) {
+        return;
+    }
+
     ngx_http_collab_session_dispatch(s, msg, data, len);
+}
+
+
+void
+ngx_http_collab_session_hold_first(ngx_http_collab_session_t *s,
+    u_char *data, size_t len)
+{
+    ngx_http_collab_held_t  *h;
+
+    h = ngx_alloc(sizeof(ngx_http_collab_held_t) + len,
+                  s->ws->connection->log);
+    if (h == NULL) {
+        ngx_http_collab_ws_close(s->ws, 1011, "out of memory");
+        return;
+    }
+
+    h->len = len;
+    ngx_memcpy(h->data, data, len);
+
+    ngx_queue_insert_head(&s->held, &h->queue);
+    s->nheld++;
+}
+
+
+void
+ngx_http_collab_session_release(ngx_http_collab_session_t *s)
+{
+    if (!ngx_queue_empty(&s->held) && !s->drain.posted) {
+        ngx_post_event(&s->drain, &ngx_posted_events);
+    }
 }
 
 
@@ -522,6 +573,7 @@ ngx_http_collab_session_close(ngx_http_collab_ws_t *ws)
 
     ngx_http_collab_presence_close(s);
     ngx_http_collab_session_seqs_free(s);
+    ngx_http_collab_session_access_close(s);
 
     if (s->drain.posted) {
         ngx_delete_posted_event(&s->drain);

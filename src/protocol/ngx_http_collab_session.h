@@ -13,6 +13,7 @@
 #include "ws/ngx_http_collab_ws.h"
 #include "protocol/ngx_http_collab_src.h"
 #include "protocol/ngx_http_collab_src_live.h"
+#include "protocol/collab_msg.h"
 
 
 /* sharedb's code for refused reads: subscriptions over the limit */
@@ -29,6 +30,17 @@ typedef struct {
 
     /* who is connected: empty for anonymous (set by the auth layer) */
     ngx_str_t                  principal;
+    ngx_uint_t                 admin;       /* collab_auth_admin_claim */
+
+    /*
+     * Access checks (ngx_http_collab_session_access.c): the first held
+     * message waits for access_pending role lookups, or for access_retry
+     * while PostgreSQL is away (since access_since).
+     */
+    ngx_queue_t                access_checks;
+    ngx_uint_t                 access_pending;
+    ngx_event_t                access_retry;
+    ngx_msec_t                 access_since;
 
     /*
      * src is held live while the session lasts; claim is the previous src
@@ -97,6 +109,26 @@ void ngx_http_collab_session_close(ngx_http_collab_ws_t *ws);
 /* whether src is this socket's own (it then gets its ops with it) */
 ngx_uint_t ngx_http_collab_session_owns(ngx_http_collab_ws_t *ws,
     ngx_str_t *src);
+
+/*
+ * The access gate (ngx_http_collab_session_access.c), before dispatch:
+ * NGX_OK to go on, NGX_DONE when the message was answered (refused) or
+ * is held until its roles are known.
+ */
+ngx_int_t ngx_http_collab_session_gate(ngx_http_collab_session_t *s,
+    collab_msg_t *msg, u_char *data, size_t len);
+void ngx_http_collab_session_access_init(ngx_http_collab_session_t *s);
+void ngx_http_collab_session_access_close(ngx_http_collab_session_t *s);
+ngx_uint_t ngx_http_collab_session_access_waiting(
+    ngx_http_collab_session_t *s);
+
+/* roles of (c, d) changed (NULL: all): live subscriptions are re-checked */
+void ngx_http_collab_session_access_changed(ngx_str_t *c, ngx_str_t *d);
+
+/* keeps a message ahead of all held ones; release() processes them */
+void ngx_http_collab_session_hold_first(ngx_http_collab_session_t *s,
+    u_char *data, size_t len);
+void ngx_http_collab_session_release(ngx_http_collab_session_t *s);
 
 /* sends the error reply to a decoded request */
 void ngx_http_collab_session_error(ngx_http_collab_session_t *s,

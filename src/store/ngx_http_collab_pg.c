@@ -934,8 +934,9 @@ ngx_http_collab_pg_checked(ngx_http_collab_pg_conn_t *pc, PGresult *res)
         if (state && ngx_strcmp(state, "42P01") == 0) {
             ngx_log_error(NGX_LOG_ERR, pool->log, 0,
                           "collab: postgres %s: the collab schema is missing "
-                          "(no table collab_schema_version): apply "
-                          NGX_HTTP_COLLAB_PG_SCHEMA_FILE " (schema version "
+                          "(no table collab_schema_version): apply the sql/ "
+                          "files up to " NGX_HTTP_COLLAB_PG_SCHEMA_FILE
+                          " (schema version "
                           "%d expected; connection %ui not used, retrying "
                           "later)", pool->peer,
                           NGX_HTTP_COLLAB_PG_SCHEMA_VERSION, pc->index);

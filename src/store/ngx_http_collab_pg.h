@@ -20,8 +20,8 @@
 
 
 /* the schema version this module was written for, and where it lives */
-#define NGX_HTTP_COLLAB_PG_SCHEMA_VERSION  1
-#define NGX_HTTP_COLLAB_PG_SCHEMA_FILE     "sql/001_init.sql"
+#define NGX_HTTP_COLLAB_PG_SCHEMA_VERSION  2
+#define NGX_HTTP_COLLAB_PG_SCHEMA_FILE     "sql/002_access.sql"
 
 
 /* outcome passed to a request's handler */

@@ -30,7 +30,9 @@ enum {
     NGX_HTTP_COLLAB_STMT_HEADS,
     NGX_HTTP_COLLAB_STMT_LIST,
     NGX_HTTP_COLLAB_STMT_COMMIT_MULTI,
-    NGX_HTTP_COLLAB_STMT_PING
+    NGX_HTTP_COLLAB_STMT_PING,
+    NGX_HTTP_COLLAB_STMT_ACCESS,
+    NGX_HTTP_COLLAB_STMT_USER_SEEN
 };
 
 
@@ -116,7 +118,16 @@ static ngx_http_collab_pg_stmt_t  ngx_http_collab_store_stmts[] = {
       "  INSERT INTO collab_ops (doc, version, src, seq, kind,"
       "                          create_type, create_data, principal)"
       "  SELECT id, 1, $4, $5, 'create', $3, $6, $7 FROM d"
-      "  RETURNING 1) "
+      "  RETURNING 1),"
+      /* its creator owns it, in the same transaction (sql/002) */
+      " u AS ("
+      "  INSERT INTO collab_users (principal)"
+      "  SELECT $7 FROM d WHERE $7 <> ''"
+      "  ON CONFLICT (principal) DO UPDATE SET last_seen = now()"
+      "  RETURNING id),"
+      " own AS ("
+      "  INSERT INTO collab_members (doc, user_id, role)"
+      "  SELECT d.id, u.id, 'owner' FROM d, u) "
       "SELECT count(*) FROM ins",
       7 },
 
@@ -144,9 +155,13 @@ static ngx_http_collab_pg_stmt_t  ngx_http_collab_store_stmts[] = {
     { "collab_list",
       "SELECT name, version, type,"
       "       (extract(epoch FROM updated_at) * 1000)::bigint"
-      " FROM collab_docs WHERE collection = $1 AND NOT deleted"
+      " FROM collab_docs d WHERE collection = $1 AND NOT deleted"
+      "  AND ($3 = '' OR EXISTS ("
+      "       SELECT 1 FROM collab_members m"
+      "       JOIN collab_users u ON u.id = m.user_id"
+      "       WHERE m.doc = d.id AND u.principal = $3))"
       " ORDER BY updated_at DESC, name LIMIT $2",
-      2 },
+      3 },
 
     /*
      * the batches of several documents in one transaction: a document
@@ -179,7 +194,28 @@ static ngx_http_collab_pg_stmt_t  ngx_http_collab_store_stmts[] = {
       10 },
 
     /* readiness (collab_health ready) */
-    { "collab_ping", "SELECT 1", 0 }
+    { "collab_ping", "SELECT 1", 0 },
+
+    /* whether the document exists, and the principal's role on it */
+    { "collab_access",
+      "SELECT d.id IS NOT NULL, coalesce(d.deleted, false),"
+      "       CASE m.role WHEN 'viewer' THEN 1 WHEN 'commenter' THEN 2"
+      "                   WHEN 'editor' THEN 3 WHEN 'owner' THEN 4"
+      "                   ELSE 0 END"
+      " FROM (SELECT 1) one"
+      " LEFT JOIN collab_docs d ON d.collection = $1 AND d.name = $2"
+      " LEFT JOIN collab_users u ON u.principal = $3"
+      " LEFT JOIN collab_members m ON m.doc = d.id AND m.user_id = u.id",
+      3 },
+
+    { "collab_user_seen",
+      "INSERT INTO collab_users (principal, iss, sub, name, email)"
+      " VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''))"
+      " ON CONFLICT (principal) DO UPDATE"
+      " SET last_seen = now(), iss = EXCLUDED.iss, sub = EXCLUDED.sub,"
+      "     name = coalesce(EXCLUDED.name, collab_users.name),"
+      "     email = coalesce(EXCLUDED.email, collab_users.email)",
+      5 }
 };
 
 
@@ -672,12 +708,18 @@ ngx_http_collab_store_heads(ngx_str_t *collections, ngx_str_t *docs,
 
 ngx_int_t
 ngx_http_collab_store_list(ngx_str_t *collection, ngx_uint_t limit,
-    ngx_http_collab_store_handler_pt handler, void *data)
+    ngx_str_t *member, ngx_http_collab_store_handler_pt handler, void *data)
 {
+    ngx_str_t                     all = ngx_string("");
     ngx_http_collab_store_ctx_t  *ctx;
 
+    if (member == NULL) {
+        member = &all;
+    }
+
     ctx = ngx_http_collab_store_ctx(NGX_HTTP_COLLAB_STMT_LIST,
-                                    collection->len + 1 + NGX_INT64_LEN + 1,
+                                    collection->len + 1 + NGX_INT64_LEN + 1
+                                    + member->len + 1,
                                     handler, data);
     if (ctx == NULL) {
         return NGX_ERROR;
@@ -685,6 +727,54 @@ ngx_http_collab_store_list(ngx_str_t *collection, ngx_uint_t limit,
 
     ngx_http_collab_store_text(ctx, 0, collection);
     ngx_http_collab_store_int(ctx, 1, (int64_t) limit);
+    ngx_http_collab_store_text(ctx, 2, member);
+
+    return ngx_http_collab_store_send(ctx);
+}
+
+
+ngx_int_t
+ngx_http_collab_store_access(ngx_str_t *collection, ngx_str_t *doc,
+    ngx_str_t *principal, ngx_http_collab_store_handler_pt handler,
+    void *data)
+{
+    ngx_http_collab_store_ctx_t  *ctx;
+
+    ctx = ngx_http_collab_store_ctx(NGX_HTTP_COLLAB_STMT_ACCESS,
+                                    collection->len + doc->len
+                                    + principal->len + 3,
+                                    handler, data);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_collab_store_text(ctx, 0, collection);
+    ngx_http_collab_store_text(ctx, 1, doc);
+    ngx_http_collab_store_text(ctx, 2, principal);
+
+    return ngx_http_collab_store_send(ctx);
+}
+
+
+ngx_int_t
+ngx_http_collab_store_user_seen(ngx_str_t *principal, ngx_str_t *iss,
+    ngx_str_t *sub, ngx_str_t *name, ngx_str_t *email)
+{
+    ngx_http_collab_store_ctx_t  *ctx;
+
+    ctx = ngx_http_collab_store_ctx(NGX_HTTP_COLLAB_STMT_USER_SEEN,
+                                    principal->len + iss->len + sub->len
+                                    + name->len + email->len + 5,
+                                    NULL, NULL);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_collab_store_text(ctx, 0, principal);
+    ngx_http_collab_store_text(ctx, 1, iss);
+    ngx_http_collab_store_text(ctx, 2, sub);
+    ngx_http_collab_store_text(ctx, 3, name);
+    ngx_http_collab_store_text(ctx, 4, email);
 
     return ngx_http_collab_store_send(ctx);
 }
@@ -960,14 +1050,29 @@ ngx_http_collab_store_done(ngx_http_collab_pg_req_t *req, ngx_int_t rc,
         out = ngx_http_collab_store_list_result(res);
         break;
 
-    default: /* NGX_HTTP_COLLAB_STMT_SNAPSHOT, _PING */
+    case NGX_HTTP_COLLAB_STMT_ACCESS:
+        if (PQntuples(res) != 1) {
+            src = NGX_HTTP_COLLAB_STORE_ERROR;
+            break;
+        }
+
+        out = ngx_http_collab_store_result(res, 0, 0, NULL);
+        if (out) {
+            out->exists = ngx_http_collab_store_get_bool(res, 0, 0);
+            out->deleted = ngx_http_collab_store_get_bool(res, 0, 1);
+            out->role = (ngx_uint_t) ngx_http_collab_store_get_int(res, 0, 2);
+        }
+        break;
+
+    default: /* NGX_HTTP_COLLAB_STMT_SNAPSHOT, _PING, _USER_SEEN */
         break;
     }
 
     if (out == NULL && (src == NGX_HTTP_COLLAB_STORE_OK
                         || src == NGX_HTTP_COLLAB_STORE_DUPLICATE)
         && req->stmt != NGX_HTTP_COLLAB_STMT_SNAPSHOT
-        && req->stmt != NGX_HTTP_COLLAB_STMT_PING)
+        && req->stmt != NGX_HTTP_COLLAB_STMT_PING
+        && req->stmt != NGX_HTTP_COLLAB_STMT_USER_SEEN)
     {
         src = NGX_HTTP_COLLAB_STORE_ERROR;
     }

@@ -88,6 +88,10 @@ typedef struct {
     /* list: the documents, most recently updated first */
     ngx_uint_t                 ndocs;
     ngx_http_collab_store_doc_t  *docs;
+
+    /* access: the doc row exists (deleted says how), the member's role */
+    ngx_uint_t                 exists;
+    ngx_uint_t                 role;         /* 0 none .. 4 owner */
 } ngx_http_collab_store_result_t;
 
 
@@ -156,9 +160,21 @@ ngx_int_t ngx_http_collab_store_heads(ngx_str_t *collections,
     ngx_str_t *docs, ngx_uint_t n,
     ngx_http_collab_store_handler_pt handler, void *data);
 
-/* documents of a collection that are not deleted, at most limit */
+/*
+ * Documents of a collection that are not deleted, at most limit; with
+ * member not NULL, only those it is a member of.
+ */
 ngx_int_t ngx_http_collab_store_list(ngx_str_t *collection, ngx_uint_t limit,
-    ngx_http_collab_store_handler_pt handler, void *data);
+    ngx_str_t *member, ngx_http_collab_store_handler_pt handler, void *data);
+
+/* whether the document exists and the role principal holds on it */
+ngx_int_t ngx_http_collab_store_access(ngx_str_t *collection, ngx_str_t *doc,
+    ngx_str_t *principal, ngx_http_collab_store_handler_pt handler,
+    void *data);
+
+/* fire and forget: the collab_users row of a verified token, refreshed */
+ngx_int_t ngx_http_collab_store_user_seen(ngx_str_t *principal,
+    ngx_str_t *iss, ngx_str_t *sub, ngx_str_t *name, ngx_str_t *email);
 
 /* SELECT 1 on the pool: NGX_HTTP_COLLAB_STORE_OK when it answered */
 ngx_int_t ngx_http_collab_store_ping(ngx_http_collab_store_handler_pt handler,

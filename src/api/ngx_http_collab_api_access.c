@@ -1,0 +1,127 @@
+/*
+ * Roles on the REST endpoints (docs/access.md): a document the user may
+ * not read is 404, as if it did not exist; one it may read but not at the
+ * level asked for is 403.  A role not cached yet is looked up while the
+ * request waits; the handler then runs again and finds it cached.
+ */
+
+#include "ngx_http_collab.h"
+#include "access/ngx_http_collab_access.h"
+#include "api/ngx_http_collab_api.h"
+
+
+typedef struct {
+    ngx_http_collab_access_wait_t  w;
+    ngx_http_request_t            *r;
+} ngx_http_collab_api_wait_t;
+
+
+static void ngx_http_collab_api_access_ready(
+    ngx_http_collab_access_wait_t *w);
+static void ngx_http_collab_api_access_cleanup(void *data);
+
+
+ngx_int_t
+ngx_http_collab_api_access(ngx_http_request_t *r, ngx_http_collab_auth_t *who,
+    ngx_str_t *c, ngx_str_t *d, ngx_uint_t need)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   role;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_collab_access_t     a;
+    ngx_http_collab_api_wait_t  *aw;
+    ngx_http_collab_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_collab_module);
+
+    if (ngx_http_collab_access_quick(clcf, who->admin, c, need) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    aw = ngx_pcalloc(r->pool, sizeof(ngx_http_collab_api_wait_t));
+    if (aw == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    aw->r = r;
+    aw->w.handler = ngx_http_collab_api_access_ready;
+    aw->w.data = aw;
+
+    rc = ngx_http_collab_access_lookup(c, d, &who->principal, &a, &aw->w);
+
+    switch (rc) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_AGAIN:
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            ngx_http_collab_access_cancel(&aw->w);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* the client may go first */
+        cln->handler = ngx_http_collab_api_access_cleanup;
+        cln->data = aw;
+
+        r->main->count++;
+        return NGX_DONE;
+
+    case NGX_DECLINED:
+        return ngx_http_collab_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "database unavailable");
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!a.exists) {
+        /* nothing to hide: the route answers as for anyone */
+        return NGX_OK;
+    }
+
+    role = ngx_http_collab_access_role(clcf, c, a.role);
+
+    if (role < NGX_HTTP_COLLAB_ROLE_VIEWER) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "collab: \"%V\" may not read \"%V\" in \"%V\"",
+                      &who->principal, d, c);
+        return ngx_http_collab_api_error(r, NGX_HTTP_NOT_FOUND,
+                                         "no such document");
+    }
+
+    if (role < need) {
+        return ngx_http_collab_api_error(r, NGX_HTTP_FORBIDDEN,
+                                         need >= NGX_HTTP_COLLAB_ROLE_OWNER
+                                         ? "forbidden: only the owner may "
+                                           "do that"
+                                         : "forbidden: history needs the "
+                                           "editor role");
+    }
+
+    return NGX_OK;
+}
+
+
+/* the role is cached now: the whole request runs again */
+static void
+ngx_http_collab_api_access_ready(ngx_http_collab_access_wait_t *w)
+{
+    ngx_http_collab_api_wait_t  *aw = w->data;
+
+    ngx_http_request_t  *r;
+
+    r = aw->r;
+
+    ngx_http_finalize_request(r, ngx_http_collab_api_handler(r));
+}
+
+
+static void
+ngx_http_collab_api_access_cleanup(void *data)
+{
+    ngx_http_collab_api_wait_t  *aw = data;
+
+    ngx_http_collab_access_cancel(&aw->w);
+}
