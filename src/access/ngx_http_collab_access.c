@@ -100,8 +100,9 @@ ngx_http_collab_access_collection_role(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     if (clcf->collection_roles == NGX_CONF_UNSET_PTR) {
-        clcf->collection_roles = ngx_array_create(cf->pool, 4,
-                                     sizeof(ngx_http_collab_collection_role_t));
+        clcf->collection_roles =
+            ngx_array_create(cf->pool, 4,
+                             sizeof(ngx_http_collab_collection_role_t));
         if (clcf->collection_roles == NULL) {
             return NGX_CONF_ERROR;
         }

@@ -306,7 +306,7 @@ collab_msg_enc_nf(collab_msg_enc_t *enc, yajl_val id,
 
 int
 collab_msg_enc_presence(collab_msg_enc_t *enc, const collab_msg_t *msg,
-    const collab_msg_str_t *src)
+    const collab_msg_str_t *src, const collab_msg_str_t *name)
 {
     int       rc;
     size_t    i;
@@ -330,7 +330,24 @@ collab_msg_enc_presence(collab_msg_enc_t *enc, const collab_msg_t *msg,
     rc |= collab_msg_enc_field(g, "src", src);
     rc |= collab_msg_enc_field(g, "id", &msg->id);
 
-    if (msg->p) {
+    if (msg->p && name && YAJL_IS_OBJECT(msg->p)) {
+        /* the name others see is the one the token gave */
+        rc |= collab_msg_lit(g, "p");
+        rc |= yajl_gen_map_open(g);
+
+        for (i = 0; i < msg->p->u.object.len; i++) {
+            if (strcmp(msg->p->u.object.keys[i], "name") != 0) {
+                rc |= collab_msg_emit_str(g, msg->p->u.object.keys[i],
+                                          strlen(msg->p->u.object.keys[i]));
+                rc |= collab_msg_emit_value(g, msg->p->u.object.values[i]);
+            }
+        }
+
+        rc |= collab_msg_lit(g, "name");
+        rc |= collab_msg_emit_str(g, name->data, name->len);
+        rc |= yajl_gen_map_close(g);
+
+    } else if (msg->p) {
         rc |= collab_msg_lit(g, "p");
         rc |= collab_msg_emit_value(g, msg->p);
     }

@@ -133,10 +133,12 @@ int collab_msg_enc_nf(collab_msg_enc_t *enc, yajl_val id,
 
 /*
  * A decoded p message relayed (and echoed to its sender as the ack):
- * {"a":"p","ch","src","id","p","pv"} plus c, d, v, t as received.
+ * {"a":"p","ch","src","id","p","pv"} plus c, d, v, t as received.  With
+ * name not NULL, a p that is an object gets "name" set to it (the signed
+ * in user's name, whatever the client said).
  */
 int collab_msg_enc_presence(collab_msg_enc_t *enc, const collab_msg_t *msg,
-    const collab_msg_str_t *src);
+    const collab_msg_str_t *src, const collab_msg_str_t *name);
 
 /* ps/pu reply: {"a","ch","seq"} (seq omitted when !has_seq) */
 int collab_msg_enc_presence_sub(collab_msg_enc_t *enc, collab_msg_action_e a,

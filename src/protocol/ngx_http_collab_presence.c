@@ -125,7 +125,7 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
 {
     ngx_str_t                    ch, id;
     ngx_queue_t                 *q;
-    collab_msg_str_t             src;
+    collab_msg_str_t             src, name;
     collab_msg_enc_t            *enc;
     ngx_http_collab_psub_t      *ps;
     ngx_http_collab_pchan_t     *c;
@@ -183,8 +183,13 @@ ngx_http_collab_presence_message(ngx_http_collab_session_t *s,
         /* others see the public form of the sender's src */
         src.data = (const char *) s->src_public.data;
         src.len = s->src_public.len;
+        name.data = (const char *) s->name.data;
+        name.len = s->name.len;
 
-        if (collab_msg_enc_presence(enc, msg, &src) != COLLAB_MSG_OK)
+        /* signed in: the presence shows the token's name */
+        if (collab_msg_enc_presence(enc, msg, &src,
+                                    s->name.len ? &name : NULL)
+            != COLLAB_MSG_OK)
         {
             ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_UNKNOWN,
                                           "Out of memory");

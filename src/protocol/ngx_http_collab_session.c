@@ -241,6 +241,7 @@ ngx_int_t
 ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
 {
     u_char                      src[NGX_HTTP_COLLAB_SRC_LEN];
+    ngx_str_t                  *name;
     ngx_http_collab_session_t  *s;
 
     if (!ngx_http_collab_session_inited) {
@@ -255,9 +256,11 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
         ngx_http_collab_session_inited = 1;
     }
 
-    /* the principal is copied behind the session: the request goes */
-    s = ngx_alloc(sizeof(ngx_http_collab_session_t) + ws->who.principal.len,
-                  ws->connection->log);
+    /* the names are copied behind the session: the request goes */
+    name = ws->who.name.len ? &ws->who.name : &ws->who.sub;
+
+    s = ngx_alloc(sizeof(ngx_http_collab_session_t) + ws->who.principal.len
+                  + name->len, ws->connection->log);
     if (s == NULL) {
         return NGX_ERROR;
     }
@@ -272,6 +275,10 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
     ngx_memcpy(s->principal.data, ws->who.principal.data,
                ws->who.principal.len);
     s->admin = ws->who.admin;
+
+    s->name.data = s->principal.data + s->principal.len;
+    s->name.len = name->len;
+    ngx_memcpy(s->name.data, name->data, name->len);
 
     ngx_queue_init(&s->subs);
     ngx_queue_init(&s->submits);

@@ -31,6 +31,7 @@ typedef struct {
     /* who is connected: empty for anonymous (set by the auth layer) */
     ngx_str_t                  principal;
     ngx_uint_t                 admin;       /* collab_auth_admin_claim */
+    ngx_str_t                  name;        /* shown in presence, or "" */
 
     /*
      * Access checks (ngx_http_collab_session_access.c): the first held

@@ -106,7 +106,7 @@ fuzz_msg_extra(collab_msg_t *msg, collab_msg_enc_t *enc)
     switch (msg->action) {
 
     case COLLAB_MSG_A_P:
-        if (collab_msg_enc_presence(enc, msg, &src) != COLLAB_MSG_OK) {
+        if (collab_msg_enc_presence(enc, msg, &src, NULL) != COLLAB_MSG_OK) {
             abort();
         }
         break;

@@ -855,21 +855,47 @@ test_enc_presence_error(void)
 {
     collab_msg_str_t  src = TEST_STR("9c1f");
     collab_msg_str_t  ch = TEST_STR("docs.r");
+    collab_msg_str_t  who = TEST_STR("Alice");
 
     COLLAB_CHECK(test_dec("{\"a\":\"p\",\"ch\":\"docs.r\",\"id\":\"p1\","
                           "\"p\":{\"index\":3,\"length\":0},\"pv\":2,"
                           "\"c\":\"docs\",\"d\":\"r\",\"v\":null,"
                           "\"t\":\"http://sharejs.org/types/text-unicode\","
                           "\"extra\":1}") == COLLAB_MSG_OK);
-    COLLAB_CHECK(collab_msg_enc_presence(&enc, &msg, &src) == COLLAB_MSG_OK);
+    COLLAB_CHECK(collab_msg_enc_presence(&enc, &msg, &src, NULL)
+                 == COLLAB_MSG_OK);
     test_out("{\"a\":\"p\",\"ch\":\"docs.r\",\"src\":\"9c1f\",\"id\":\"p1\","
              "\"p\":{\"index\":3,\"length\":0},\"pv\":2,\"c\":\"docs\","
              "\"d\":\"r\",\"v\":null,"
              "\"t\":\"http://sharejs.org/types/text-unicode\"}");
 
+    /* signed in: the token's name replaces (or joins) the client's */
+    COLLAB_CHECK(test_dec("{\"a\":\"p\",\"ch\":\"docs.r\",\"id\":\"p1\","
+                          "\"p\":{\"name\":\"Mallory\",\"sel\":[1,2]},"
+                          "\"pv\":5}") == COLLAB_MSG_OK);
+    COLLAB_CHECK(collab_msg_enc_presence(&enc, &msg, &src, &who)
+                 == COLLAB_MSG_OK);
+    test_out("{\"a\":\"p\",\"ch\":\"docs.r\",\"src\":\"9c1f\",\"id\":\"p1\","
+             "\"p\":{\"sel\":[1,2],\"name\":\"Alice\"},\"pv\":5}");
+    COLLAB_CHECK(test_dec("{\"a\":\"p\",\"ch\":\"docs.r\",\"id\":\"p1\","
+                          "\"p\":{\"sel\":[0,0]},\"pv\":6}")
+                 == COLLAB_MSG_OK);
+    COLLAB_CHECK(collab_msg_enc_presence(&enc, &msg, &src, &who)
+                 == COLLAB_MSG_OK);
+    test_out("{\"a\":\"p\",\"ch\":\"docs.r\",\"src\":\"9c1f\",\"id\":\"p1\","
+             "\"p\":{\"sel\":[0,0],\"name\":\"Alice\"},\"pv\":6}");
+    /* clearing stays null */
+    COLLAB_CHECK(test_dec("{\"a\":\"p\",\"ch\":\"docs.r\",\"id\":\"p1\","
+                          "\"p\":null,\"pv\":7}") == COLLAB_MSG_OK);
+    COLLAB_CHECK(collab_msg_enc_presence(&enc, &msg, &src, &who)
+                 == COLLAB_MSG_OK);
+    test_out("{\"a\":\"p\",\"ch\":\"docs.r\",\"src\":\"9c1f\",\"id\":\"p1\","
+             "\"p\":null,\"pv\":7}");
+
     COLLAB_CHECK(test_dec("{\"a\":\"p\",\"ch\":\"room\",\"id\":\"p1\","
                           "\"pv\":3}") == COLLAB_MSG_OK);
-    COLLAB_CHECK(collab_msg_enc_presence(&enc, &msg, &src) == COLLAB_MSG_OK);
+    COLLAB_CHECK(collab_msg_enc_presence(&enc, &msg, &src, NULL)
+                 == COLLAB_MSG_OK);
     test_out("{\"a\":\"p\",\"ch\":\"room\",\"src\":\"9c1f\",\"id\":\"p1\","
              "\"pv\":3}");
 
