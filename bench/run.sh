@@ -117,6 +117,23 @@ nginx_pid() {
     [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"
 }
 
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+
+# an HS256 key and a token for it (one user, valid for a day): what the
+# *_auth scenarios send on the upgrade of /ws-auth
+make_token() {
+    local h p now
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' \
+        > "$nginx_prefix/conf/bench-hs256.key"
+    now=$(date +%s)
+    h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+    p=$(printf '{"sub":"bench","name":"Bench","iat":%d,"exp":%d}' \
+        "$now" $((now + 86400)) | b64url)
+    auth_token="$h.$p.$(printf '%s' "$h.$p" \
+        | openssl dgst -sha256 -binary \
+              -hmac "$(cat "$nginx_prefix/conf/bench-hs256.key")" | b64url)"
+}
+
 start_ours() {
     if ! make -s module > "$dir/module.log" 2>&1 \
         || [ ! -f build/ngx_http_collab_module.so ]; then
@@ -124,6 +141,7 @@ start_ours() {
         return 1
     fi
     mkdir -p "$nginx_prefix/conf" "$nginx_prefix/logs" "$nginx_prefix/tmp"
+    make_token
     cat > "$nginx_prefix/conf/nginx.conf" <<EOF
 load_module $top/build/ngx_http_collab_module.so;
 worker_processes 2;
@@ -147,6 +165,12 @@ http {
         listen 127.0.0.1:$ours_port reuseport backlog=4096;
         location /ws {
             collab_websocket;
+        }
+        # the same endpoint with tokens and roles (the *_auth scenarios)
+        location /ws-auth {
+            collab_websocket;
+            collab_auth_jwt on;
+            collab_auth_jwt_key_file HS256 $nginx_prefix/conf/bench-hs256.key;
         }
         location /api/ {
             collab_api;
@@ -415,9 +439,20 @@ scenarios() {
     [ "${BENCH_ONLY:-}" = snapshot ] && return
 
     run ack "$srv" "$n" --writers 10 --rate 5 --duration "$dur"
+    # the same with a token verified per upgrade and a role per message
+    # (the user creates the documents, so it owns them)
+    if [ "$srv" = ours ]; then
+        run ack_auth "$srv" "$n" --writers 10 --rate 5 --duration "$dur" \
+            --path /ws-auth --token "$auth_token"
+    fi
     for w in 1 10 50; do
         [ $quick = 1 ] && [ $w != 10 ] && continue
         run "hot$w" "$srv" "$n" --writers $w --duration $((dur / 2 + 1))
+        if [ "$srv" = ours ] && [ $w = 10 ]; then
+            run hot10_auth "$srv" "$n" --writers 10 \
+                --duration $((dur / 2 + 1)) --path /ws-auth \
+                --token "$auth_token"
+        fi
     done
     if [ $quick = 0 ]; then
         run agg1000 "$srv" "$n" --docs 1000 --writers 1000 --nosub \

@@ -87,11 +87,17 @@ const metrics = [
   ['  same: p99', 'ack', 'ack.p99_ms', 'ms', 'down', (o) => o <= 1.5,
     '<= 1.5 ms'],
   ['  same: p99.9', 'ack', 'ack.p999_ms', 'ms', 'down'],
+  ['  same, collab_auth_jwt on (HS256, owner role): p50', 'ack_auth',
+    'ack.p50_ms', 'ms', 'down', (o) => authCost(o, 'ack', 'ack.p50_ms', 'down'),
+    '<= 5% over auth off'],
   ['hot doc, 1 writer: committed ops/s', 'hot1', 'ops_per_s', '', 'up'],
   ['  same: ack p99', 'hot1', 'ack.p99_ms', 'ms', 'down'],
   ['hot doc, 10 writers: committed ops/s', 'hot10', 'ops_per_s', '', 'up',
     (o) => o >= 15000, '>= 15,000'],
   ['  same: ack p99', 'hot10', 'ack.p99_ms', 'ms', 'down'],
+  ['  same, collab_auth_jwt on (HS256, owner role): ops/s', 'hot10_auth',
+    'ops_per_s', '', 'up', (o) => authCost(o, 'hot10', 'ops_per_s', 'up'),
+    '>= 95% of auth off'],
   ['hot doc, 50 writers: committed ops/s', 'hot50', 'ops_per_s', '', 'up',
     (o) => o >= 10000, '>= 10,000'],
   ['  same: ack p99', 'hot50', 'ack.p99_ms', 'ms', 'down'],
@@ -131,8 +137,16 @@ const metrics = [
     (o) => o >= 50, '>= 50% of static'],
 ];
 
-// scenarios only our server has (the reference has no REST snapshot)
-const oursOnly = new Set(['snapshot']);
+// auth on may cost at most 5% against the same scenario with auth off
+function authCost(on, scenario, field, kind) {
+  const off = pick(scenario, 'ours', field);
+  if (off === undefined) return false;
+  return kind === 'up' ? on >= 0.95 * off : on <= 1.05 * off;
+}
+
+// scenarios only our server has (the reference has no REST snapshot, and
+// no tokens)
+const oursOnly = new Set(['snapshot', 'ack_auth', 'hot10_auth']);
 
 const haveRef = servers.includes('ref');
 const haveOurs = servers.includes('ours');

@@ -155,6 +155,7 @@ typedef struct {
     int                 port;
     const char         *path;
     const char         *collection;
+    const char         *token;       /* --token, or NULL */
     char                prefix[64];
     const char         *label;
     const char         *init_text;
@@ -310,7 +311,8 @@ lg_usage(void)
         "  --ops FILE --expect FILE --max-ops N   replay mode\n"
         "  --src-addrs N --src-base B   bind to 127.0.0.B..B+N-1\n"
         "  --max-pending N              handshakes in progress (256)\n"
-        "  --collection C --prefix P --label L --timeout S\n");
+        "  --collection C --prefix P --label L --timeout S\n"
+        "  --token JWT     sent as Authorization: Bearer on the upgrade\n");
     exit(2);
 }
 
@@ -332,6 +334,7 @@ lg_options(int argc, char **argv)
         { "max-pending", 1, NULL, 'q' }, { "collection", 1, NULL, 'C' },
         { "prefix", 1, NULL, 'x' }, { "label", 1, NULL, 'l' },
         { "timeout", 1, NULL, 't' }, { "text", 1, NULL, 'T' },
+        { "token", 1, NULL, 'k' },
         { NULL, 0, NULL, 0 }
     };
 
@@ -389,6 +392,7 @@ lg_options(int argc, char **argv)
         case 'l': g.label = optarg; break;
         case 't': g.timeout = atof(optarg); break;
         case 'T': g.ins_text = optarg; break;
+        case 'k': g.token = optarg; break;
         default: lg_usage();
         }
     }
@@ -582,7 +586,7 @@ lg_connect(lg_conn_t *c)
 {
     int                  fd, one;
     size_t               n;
-    char                 req[512];
+    char                 req[8192 + 512];    /* a token fits */
     struct sockaddr_in   sa, src;
     struct epoll_event   ev;
 
@@ -642,7 +646,7 @@ lg_connect(lg_conn_t *c)
 
     c->state = LG_CS_CONNECTING;
 
-    n = lg_ws_request(req, sizeof(req), g.host, g.path);
+    n = lg_ws_request(req, sizeof(req), g.host, g.path, g.token);
     memcpy(c->out, req, n);
     c->out_len = n;
 }

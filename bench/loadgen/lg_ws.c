@@ -9,7 +9,8 @@
 
 
 size_t
-lg_ws_request(char *buf, size_t size, const char *host, const char *path)
+lg_ws_request(char *buf, size_t size, const char *host, const char *path,
+    const char *token)
 {
     int  n;
 
@@ -21,7 +22,10 @@ lg_ws_request(char *buf, size_t size, const char *host, const char *path)
                  "Connection: Upgrade\r\n"
                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                  "Sec-WebSocket-Version: 13\r\n"
-                 "\r\n", path, host);
+                 "%s%s%s"
+                 "\r\n", path, host,
+                 token ? "Authorization: Bearer " : "",
+                 token ? token : "", token ? "\r\n" : "");
 
     if (n < 0 || (size_t) n >= size) {
         return 0;

@@ -28,9 +28,12 @@ typedef struct {
 } lg_ws_frame_t;
 
 
-/* writes "GET path ..." into buf; returns its length, or 0 if too small */
+/*
+ * writes "GET path ..." into buf (with "Authorization: Bearer token" when
+ * token is not NULL); returns its length, or 0 if too small
+ */
 size_t lg_ws_request(char *buf, size_t size, const char *host,
-    const char *path);
+    const char *path, const char *token);
 
 /*
  * looks for the end of the response headers in buf[0..len): returns the

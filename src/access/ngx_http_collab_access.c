@@ -460,8 +460,13 @@ ngx_http_collab_access_done(void *data, ngx_int_t rc,
     cache = &ngx_http_collab_access_cache;
 
     if (rc == NGX_HTTP_COLLAB_STORE_OK && !e->stale) {
+        /*
+         * "no such document" holds only for those who asked now: whoever
+         * creates it owns it the moment after, and others must not write
+         * on the strength of a stale "anyone may"
+         */
         e->state = NGX_HTTP_COLLAB_ACCESS_KNOWN;
-        e->expires = ngx_current_msec + cache->ttl;
+        e->expires = ngx_current_msec + (res->exists ? cache->ttl : 1);
         e->a.role = res->role;
         e->a.exists = res->exists ? 1 : 0;
         e->a.deleted = res->deleted ? 1 : 0;

@@ -36,7 +36,7 @@ typedef struct {
 static ngx_int_t ngx_http_collab_gate_need(collab_msg_t *msg,
     ngx_uint_t *need, ngx_str_t *c, ngx_str_t *d);
 static ngx_int_t ngx_http_collab_gate_doc(ngx_http_collab_session_t *s,
-    ngx_str_t *c, ngx_str_t *d, ngx_uint_t need);
+    collab_msg_t *msg, ngx_str_t *c, ngx_str_t *d, ngx_uint_t need);
 static void ngx_http_collab_gate_cancel(ngx_http_collab_session_t *s);
 static ngx_http_collab_gate_check_t *ngx_http_collab_gate_check(
     ngx_http_collab_session_t *s, ngx_http_collab_doc_t *doc);
@@ -134,7 +134,7 @@ ngx_http_collab_session_gate(ngx_http_collab_session_t *s,
             d.len = id.len;
         }
 
-        rc = ngx_http_collab_gate_doc(s, &c, &d, need);
+        rc = ngx_http_collab_gate_doc(s, msg, &c, &d, need);
 
         if (rc == NGX_AGAIN) {
             waits++;
@@ -323,8 +323,8 @@ ngx_http_collab_gate_need(collab_msg_t *msg, ngx_uint_t *need,
  * is out, NGX_DECLINED PostgreSQL away, NGX_ERROR out of memory.
  */
 static ngx_int_t
-ngx_http_collab_gate_doc(ngx_http_collab_session_t *s, ngx_str_t *c,
-    ngx_str_t *d, ngx_uint_t need)
+ngx_http_collab_gate_doc(ngx_http_collab_session_t *s, collab_msg_t *msg,
+    ngx_str_t *c, ngx_str_t *d, ngx_uint_t need)
 {
     ngx_int_t                      rc;
     ngx_uint_t                     role;
@@ -348,9 +348,16 @@ ngx_http_collab_gate_doc(ngx_http_collab_session_t *s, ngx_str_t *c,
         return rc;
     }
 
-    /* a document nobody made yet: anyone signed in reads it or makes it */
+    /*
+     * A document nobody made yet: anyone signed in reads it or makes it.
+     * Nobody edits it: the op would fail, or, if someone created it
+     * meanwhile, land in a document that is not theirs.
+     */
     if (!a.exists) {
-        return NGX_OK;
+        return (need <= NGX_HTTP_COLLAB_ROLE_VIEWER
+                || (msg->action == COLLAB_MSG_A_OP
+                    && msg->kind == COLLAB_MSG_OP_CREATE))
+               ? NGX_OK : NGX_ABORT;
     }
 
     role = ngx_http_collab_access_role(s->ws->conf, c, a.role);
