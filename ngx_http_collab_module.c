@@ -24,6 +24,7 @@
 #include "protocol/ngx_http_collab_src_live.h"
 #include "auth/ngx_http_collab_auth.h"
 #include "access/ngx_http_collab_access.h"
+#include "auth/ngx_http_collab_login.h"
 #include "status/ngx_http_collab_health.h"
 
 
@@ -281,6 +282,27 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       0,
       NULL },
 
+    { ngx_string("collab_auth_login"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_collab_login,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("collab_auth_login_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, login_ttl),
+      NULL },
+
+    { ngx_string("collab_auth_login_signup"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, login_signup),
+      NULL },
+
     { ngx_string("collab_collection_role"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_collab_access_collection_role,
@@ -377,6 +399,14 @@ ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(cmcf->max_op_lag, 100000);
     ngx_conf_init_msec_value(cmcf->commit_wait, 30000);
     ngx_conf_init_msec_value(cmcf->access_ttl, 30000);
+
+    /* a role that expires as it is stored would be asked for forever */
+    if (cmcf->access_ttl < 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_access_cache_ttl\" must be at "
+                           "least 1s");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_init_value(cmcf->enabled, 0);
     ngx_conf_init_value(cmcf->api, 0);
 
@@ -471,6 +501,9 @@ ngx_http_collab_create_loc_conf(ngx_conf_t *cf)
     clcf->max_presence_channels = NGX_CONF_UNSET_UINT;
     clcf->max_presence_size = NGX_CONF_UNSET_SIZE;
     clcf->collection_roles = NGX_CONF_UNSET_PTR;
+    clcf->login = NGX_CONF_UNSET;
+    clcf->login_ttl = NGX_CONF_UNSET;
+    clcf->login_signup = NGX_CONF_UNSET;
 
     ngx_http_collab_auth_create_conf(&clcf->auth);
 
@@ -526,7 +559,13 @@ ngx_http_collab_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_collab_auth_merge_conf(cf, &prev->auth, &conf->auth);
+    if (ngx_http_collab_auth_merge_conf(cf, &prev->auth, &conf->auth)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_collab_login_merge(cf, prev, conf);
 }
 
 
@@ -604,6 +643,10 @@ ngx_http_collab_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_collab_src_init_process(cmcf);
+
+    if (ngx_http_collab_login_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_collab_ws_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;

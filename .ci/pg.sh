@@ -89,6 +89,8 @@ start() {
     [ ${#dir} -le 80 ] || die "'$dir' is too long for a socket directory"
 
     if running; then
+        # a stack started before a new sql/ file gets it now
+        apply_sql "$(running_port)"
         conninfo "$(running_port)"
         return 0
     fi

@@ -46,6 +46,18 @@ CREATE UNIQUE INDEX collab_members_one_owner
 -- "which documents may this user read" (lists)
 CREATE INDEX collab_members_user ON collab_members (user_id, doc);
 
+-- the built-in sign-in (collab_auth_login): a user name and its argon2id
+-- hash (libsodium's crypto_pwhash_str); the user's principal is
+-- "<collab_auth_jwt_issuer> <username>", or "<username>" without issuer
+CREATE TABLE collab_logins (
+    username       text        PRIMARY KEY,
+    user_id        bigint      NOT NULL UNIQUE
+                               REFERENCES collab_users (id) ON DELETE CASCADE,
+    password_hash  text        NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    changed_at     timestamptz NOT NULL DEFAULT now()
+);
+
 -- documents created before roles existed get no owner: an admin (see
 -- collab_auth_admin_claim) or a collection default role reaches them
 

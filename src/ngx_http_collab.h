@@ -88,6 +88,12 @@ typedef struct {
     /* collab_collection_role: ngx_http_collab_collection_role_t, or NULL */
     ngx_array_t               *collection_roles;
 
+    /* the built-in sign-in (src/auth/ngx_http_collab_login.h) */
+    ngx_flag_t                 login;            /* collab_auth_login */
+    time_t                     login_ttl;        /* collab_auth_login_ttl */
+    ngx_flag_t                 login_signup;     /* collab_auth_login_signup */
+    void                      *login_pool;       /* ngx_thread_pool_t */
+
     ngx_uint_t                 health;           /* collab_health */
 } ngx_http_collab_loc_conf_t;
 

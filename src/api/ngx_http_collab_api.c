@@ -114,7 +114,8 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
         need = (n == 3 || ngx_http_arg(r, (u_char *) "v", 1, &v) == NGX_OK)
                ? NGX_HTTP_COLLAB_ROLE_EDITOR : NGX_HTTP_COLLAB_ROLE_VIEWER;
 
-        rc = ngx_http_collab_api_access(r, &who, &parts[0], &parts[1], need);
+        rc = ngx_http_collab_api_access(r, &who, &parts[0], &parts[1], need,
+                                        n == 2);
         if (rc != NGX_OK) {
             return rc;
         }

@@ -43,7 +43,7 @@ ngx_int_t ngx_http_collab_api_handler(ngx_http_request_t *r);
  */
 ngx_int_t ngx_http_collab_api_access(ngx_http_request_t *r,
     ngx_http_collab_auth_t *who, ngx_str_t *c, ngx_str_t *d,
-    ngx_uint_t need);
+    ngx_uint_t need, ngx_uint_t snapshot);
 
 /* {"error":"<msg>"} with that status */
 ngx_int_t ngx_http_collab_api_error(ngx_http_request_t *r,

@@ -23,7 +23,7 @@ static void ngx_http_collab_api_access_cleanup(void *data);
 
 ngx_int_t
 ngx_http_collab_api_access(ngx_http_request_t *r, ngx_http_collab_auth_t *who,
-    ngx_str_t *c, ngx_str_t *d, ngx_uint_t need)
+    ngx_str_t *c, ngx_str_t *d, ngx_uint_t need, ngx_uint_t snapshot)
 {
     ngx_int_t                    rc;
     ngx_uint_t                   role;
@@ -87,6 +87,14 @@ ngx_http_collab_api_access(ngx_http_request_t *r, ngx_http_collab_auth_t *who,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "collab: \"%V\" may not read \"%V\" in \"%V\"",
                       &who->principal, d, c);
+
+        /* byte for byte what the route says of a document not made yet */
+        if (snapshot) {
+            return ngx_http_collab_api_send(r, NGX_HTTP_NOT_FOUND,
+                                            (u_char *) "{\"v\":0,"
+                                            "\"type\":null}", 19);
+        }
+
         return ngx_http_collab_api_error(r, NGX_HTTP_NOT_FOUND,
                                          "no such document");
     }

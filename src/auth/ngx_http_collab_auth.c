@@ -41,7 +41,7 @@ static ngx_int_t ngx_http_collab_auth_index(ngx_conf_t *cf,
     const char *prefix, ngx_str_t *name);
 static ngx_int_t ngx_http_collab_auth_var(ngx_http_request_t *r,
     ngx_int_t index, ngx_str_t *value);
-static ngx_int_t ngx_http_collab_auth_verify(ngx_http_request_t *r,
+ngx_int_t ngx_http_collab_auth_verify(ngx_http_request_t *r,
     ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
     const char **reason);
 static ngx_int_t ngx_http_collab_auth_extras(ngx_http_request_t *r,
@@ -596,7 +596,7 @@ ngx_http_collab_auth_cached(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_collab_auth_verify(ngx_http_request_t *r,
     ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
     const char **reason)
@@ -845,6 +845,91 @@ ngx_http_collab_auth_admin_claim(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf->auth.admin_value = value[2];
 
     return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_collab_auth_sign(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_str_t *sub, ngx_str_t *name,
+    time_t exp, ngx_str_t *token)
+{
+    int                          rc;
+    char                        *enc, *s, *nm;
+    jwt_t                       *jwt;
+    const char                 **aud;
+    ngx_http_collab_auth_key_t  *k;
+
+    k = acf->keys->elts;
+
+    s = ngx_pnalloc(r->pool, sub->len + 1);
+    nm = ngx_pnalloc(r->pool, name->len + 1);
+    if (s == NULL || nm == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(s, sub->data, sub->len) = '\0';
+    *ngx_cpymem(nm, name->data, name->len) = '\0';
+
+    if (jwt_new(&jwt) != 0) {
+        return NGX_ERROR;
+    }
+
+    rc = jwt_add_grant(jwt, "sub", s);
+    rc |= jwt_add_grant_int(jwt, "iat", (long) ngx_time());
+    rc |= jwt_add_grant_int(jwt, "exp", (long) exp);
+
+    if (name->len) {
+        rc |= jwt_add_grant(jwt, "name", nm);
+    }
+
+    if (acf->issuer.len) {
+        rc |= jwt_add_grant(jwt, "iss", (char *) acf->issuer.data);
+    }
+
+    if (acf->audience && acf->audience->nelts) {
+        aud = acf->audience->elts;
+        rc |= jwt_add_grant(jwt, "aud", aud[0]);
+    }
+
+    if (k->kid.len) {
+        rc |= jwt_add_header(jwt, "kid", (char *) k->kid.data);
+    }
+
+    rc |= jwt_set_alg(jwt, k->alg, k->key, (int) k->key_len);
+
+    enc = (rc == 0) ? jwt_encode_str(jwt) : NULL;
+    jwt_free(jwt);
+
+    if (enc == NULL) {
+        return NGX_ERROR;
+    }
+
+    token->len = ngx_strlen(enc);
+    token->data = ngx_pnalloc(r->pool, token->len);
+
+    if (token->data) {
+        ngx_memcpy(token->data, enc, token->len);
+    }
+
+    free(enc);
+
+    return token->data ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_uint_t
+ngx_http_collab_auth_can_sign(ngx_http_collab_auth_conf_t *acf)
+{
+    ngx_http_collab_auth_key_t  *k;
+
+    if (acf->keys == NULL || acf->keys->nelts == 0) {
+        return 0;
+    }
+
+    k = acf->keys->elts;
+
+    return k->alg == JWT_ALG_HS256 || k->alg == JWT_ALG_HS384
+           || k->alg == JWT_ALG_HS512;
 }
 
 

@@ -66,6 +66,22 @@ ngx_int_t ngx_http_collab_auth_check(ngx_http_request_t *r,
     ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
     const char **reason);
 
+/* the same, whether or not collab_auth_jwt is on for the location */
+ngx_int_t ngx_http_collab_auth_verify(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
+    const char **reason);
+
+/*
+ * A token for sub (and name, when not empty) until exp, signed with the
+ * location's first key (ngx_http_collab_auth_can_sign: an HS* secret),
+ * with its kid, collab_auth_jwt_issuer and the first audience; from
+ * r->pool.
+ */
+ngx_int_t ngx_http_collab_auth_sign(ngx_http_request_t *r,
+    ngx_http_collab_auth_conf_t *acf, ngx_str_t *sub, ngx_str_t *name,
+    time_t exp, ngx_str_t *token);
+ngx_uint_t ngx_http_collab_auth_can_sign(ngx_http_collab_auth_conf_t *acf);
+
 /* the 401: WWW-Authenticate (RFC 6750) and a short JSON reason */
 ngx_int_t ngx_http_collab_auth_deny(ngx_http_request_t *r,
     const char *reason);

@@ -278,7 +278,10 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
 
     s->name.data = s->principal.data + s->principal.len;
     s->name.len = name->len;
-    ngx_memcpy(s->name.data, name->data, name->len);
+
+    if (name->len) {
+        ngx_memcpy(s->name.data, name->data, name->len);
+    }
 
     ngx_queue_init(&s->subs);
     ngx_queue_init(&s->submits);

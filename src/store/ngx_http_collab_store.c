@@ -32,7 +32,9 @@ enum {
     NGX_HTTP_COLLAB_STMT_COMMIT_MULTI,
     NGX_HTTP_COLLAB_STMT_PING,
     NGX_HTTP_COLLAB_STMT_ACCESS,
-    NGX_HTTP_COLLAB_STMT_USER_SEEN
+    NGX_HTTP_COLLAB_STMT_USER_SEEN,
+    NGX_HTTP_COLLAB_STMT_LOGIN_GET,
+    NGX_HTTP_COLLAB_STMT_LOGIN_ADD
 };
 
 
@@ -215,6 +217,24 @@ static ngx_http_collab_pg_stmt_t  ngx_http_collab_store_stmts[] = {
       " SET last_seen = now(), iss = EXCLUDED.iss, sub = EXCLUDED.sub,"
       "     name = coalesce(EXCLUDED.name, collab_users.name),"
       "     email = coalesce(EXCLUDED.email, collab_users.email)",
+      5 },
+
+    /* the built-in sign-in: the hash to check, and the name to show */
+    { "collab_login_get",
+      "SELECT l.password_hash, coalesce(u.name, '')"
+      " FROM collab_logins l JOIN collab_users u ON u.id = l.user_id"
+      " WHERE l.username = $1",
+      1 },
+
+    /* sign-up: nothing when the name (or its principal) is taken */
+    { "collab_login_add",
+      "WITH u AS ("
+      "  INSERT INTO collab_users (principal, iss, sub, name)"
+      "  VALUES ($1, $2, $3, nullif($4, ''))"
+      "  ON CONFLICT (principal) DO NOTHING RETURNING id) "
+      "INSERT INTO collab_logins (username, user_id, password_hash)"
+      " SELECT $3, id, $5 FROM u"
+      " ON CONFLICT (username) DO NOTHING RETURNING 1",
       5 }
 };
 
@@ -757,6 +777,49 @@ ngx_http_collab_store_access(ngx_str_t *collection, ngx_str_t *doc,
 
 
 ngx_int_t
+ngx_http_collab_store_login_get(ngx_str_t *username,
+    ngx_http_collab_store_handler_pt handler, void *data)
+{
+    ngx_http_collab_store_ctx_t  *ctx;
+
+    ctx = ngx_http_collab_store_ctx(NGX_HTTP_COLLAB_STMT_LOGIN_GET,
+                                    username->len + 1, handler, data);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_collab_store_text(ctx, 0, username);
+
+    return ngx_http_collab_store_send(ctx);
+}
+
+
+ngx_int_t
+ngx_http_collab_store_login_add(ngx_str_t *principal, ngx_str_t *iss,
+    ngx_str_t *username, ngx_str_t *name, ngx_str_t *hash,
+    ngx_http_collab_store_handler_pt handler, void *data)
+{
+    ngx_http_collab_store_ctx_t  *ctx;
+
+    ctx = ngx_http_collab_store_ctx(NGX_HTTP_COLLAB_STMT_LOGIN_ADD,
+                                    principal->len + iss->len + username->len
+                                    + name->len + hash->len + 5,
+                                    handler, data);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_collab_store_text(ctx, 0, principal);
+    ngx_http_collab_store_text(ctx, 1, iss);
+    ngx_http_collab_store_text(ctx, 2, username);
+    ngx_http_collab_store_text(ctx, 3, name);
+    ngx_http_collab_store_text(ctx, 4, hash);
+
+    return ngx_http_collab_store_send(ctx);
+}
+
+
+ngx_int_t
 ngx_http_collab_store_user_seen(ngx_str_t *principal, ngx_str_t *iss,
     ngx_str_t *sub, ngx_str_t *name, ngx_str_t *email)
 {
@@ -953,6 +1016,7 @@ static void
 ngx_http_collab_store_done(ngx_http_collab_pg_req_t *req, ngx_int_t rc,
     PGresult *res)
 {
+    u_char                          *p;
     ngx_int_t                        src;
     ExecStatusType                   st;
     ngx_http_collab_store_ctx_t     *ctx;
@@ -1048,6 +1112,28 @@ ngx_http_collab_store_done(ngx_http_collab_pg_req_t *req, ngx_int_t rc,
 
     case NGX_HTTP_COLLAB_STMT_LIST:
         out = ngx_http_collab_store_list_result(res);
+        break;
+
+    case NGX_HTTP_COLLAB_STMT_LOGIN_GET:
+        if (PQntuples(res) != 1) {
+            src = NGX_HTTP_COLLAB_STORE_NOT_FOUND;
+            break;
+        }
+
+        out = ngx_http_collab_store_result(res, 0, 0, &p);
+        if (out) {
+            ngx_http_collab_store_copy(&p, res, 0, 0, &out->login_hash);
+            ngx_http_collab_store_copy(&p, res, 0, 1, &out->login_name);
+        }
+        break;
+
+    case NGX_HTTP_COLLAB_STMT_LOGIN_ADD:
+        if (PQntuples(res) != 1) {
+            src = NGX_HTTP_COLLAB_STORE_ALREADY_EXISTS;
+            break;
+        }
+
+        out = ngx_http_collab_store_result(res, 0, 0, NULL);
         break;
 
     case NGX_HTTP_COLLAB_STMT_ACCESS:

@@ -92,6 +92,10 @@ typedef struct {
     /* access: the doc row exists (deleted says how), the member's role */
     ngx_uint_t                 exists;
     ngx_uint_t                 role;         /* 0 none .. 4 owner */
+
+    /* login_get: the argon2id hash (crypto_pwhash_str) and the name */
+    ngx_str_t                  login_hash;
+    ngx_str_t                  login_name;
 } ngx_http_collab_store_result_t;
 
 
@@ -171,6 +175,15 @@ ngx_int_t ngx_http_collab_store_list(ngx_str_t *collection, ngx_uint_t limit,
 ngx_int_t ngx_http_collab_store_access(ngx_str_t *collection, ngx_str_t *doc,
     ngx_str_t *principal, ngx_http_collab_store_handler_pt handler,
     void *data);
+
+/* the built-in sign-in's row of username; NOT_FOUND without one */
+ngx_int_t ngx_http_collab_store_login_get(ngx_str_t *username,
+    ngx_http_collab_store_handler_pt handler, void *data);
+
+/* a new user and its login; ALREADY_EXISTS when the name is taken */
+ngx_int_t ngx_http_collab_store_login_add(ngx_str_t *principal,
+    ngx_str_t *iss, ngx_str_t *username, ngx_str_t *name, ngx_str_t *hash,
+    ngx_http_collab_store_handler_pt handler, void *data);
 
 /* fire and forget: the collab_users row of a verified token, refreshed */
 ngx_int_t ngx_http_collab_store_user_seen(ngx_str_t *principal,
