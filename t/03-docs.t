@@ -58,12 +58,16 @@ while ($code =~ /ngx_str_set\(&\w+->(\w+),\s*"([^"]*)"\)/g) {
     $default{$1} = { kind => 'str', value => $2 };
 }
 
-# a doc value in the code's unit: ms for times, bytes for sizes
+# a doc value in the code's unit: ms or s for times, bytes for sizes
 sub doc_number {
     my ($kind, $v) = @_;
     if ($kind eq 'msec') {
         my %u = (ms => 1, s => 1000, m => 60000, h => 3600000, '' => 1000);
         return $v =~ /^(\d+)(ms|s|m|h|)$/ ? $1 * $u{$2} : undef;
+    }
+    if ($kind eq 'sec') {
+        my %u = (s => 1, m => 60, h => 3600, d => 86400, '' => 1);
+        return $v =~ /^(\d+)(s|m|h|d|)$/ ? $1 * $u{$2} : undef;
     }
     if ($kind eq 'size') {
         my %u = ('' => 1, k => 1024, m => 1024 * 1024,
