@@ -53,6 +53,17 @@ src_secret() {
     cat "$f"
 }
 
+# the HS256 secret of the built-in sign-in: made once, kept with the data
+jwt_key() {
+    local f=$dev/jwt-hs256.key
+
+    if [ ! -s "$f" ]; then
+        mkdir -p "$dev"
+        (umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$f")
+    fi
+    echo "$f"
+}
+
 make_config() {
     local web=$top/web conninfo=$1 redis=$2
 
@@ -67,8 +78,31 @@ make_config() {
         -e "s|@REDIS@|$(esc "$redis")|g" \
         -e "s|@WEB_ROOT@|$(esc "$web")|g" \
         -e "s|@SRC_SECRET@|$(esc "$(src_secret)")|g" \
+        -e "s|@JWT_KEY@|$(esc "$(jwt_key)")|g" \
+        -e "s|@SIGNUP@|on|g" \
         "$top/nginx.conf.example" > "$ngx/conf/nginx.conf.new"
     mv "$ngx/conf/nginx.conf.new" "$ngx/conf/nginx.conf"
+}
+
+demo_user=demo
+demo_password=collab-demo
+
+# the README's demo user, signed up once (409 afterwards: it exists)
+demo_user() {
+    local code i
+
+    for i in $(seq 1 50); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+               -H 'Content-Type: application/json' \
+               -d "{\"user\":\"$demo_user\",\"password\":\"$demo_password\",\"name\":\"Demo User\"}" \
+               "http://127.0.0.1:$http_port/auth/signup") || code=000
+        case $code in
+            200|409) return 0 ;;
+            503|000) sleep 0.2 ;;
+            *) echo "stack: demo user sign-up answered $code" >&2; return 0 ;;
+        esac
+    done
+    echo "stack: demo user not made (PostgreSQL not ready?)" >&2
 }
 
 start() {
@@ -104,10 +138,14 @@ start() {
         echo "stack: nginx $pid stopped to load the rebuilt module"
     fi
     nginx_cmd || die "nginx did not start; see $ngx/logs/error.log"
+    demo_user
 
     cat <<EOF
 
   editor         http://127.0.0.1:$http_port/
+  sign in        user $demo_user, password $demo_password (or create an
+                 account on the sign-in page)
+  signing key    $(jwt_key)   (HS256, collab_auth_jwt)
   WebSocket      ws://127.0.0.1:$http_port/ws   (ShareDB protocol 1.2)
   PostgreSQL     $conninfo
                  psql "$conninfo"

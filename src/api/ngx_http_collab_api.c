@@ -109,6 +109,12 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
         }
     }
 
+    if (n == 3 && parts[2].len == 4
+        && ngx_strncmp(parts[2].data, "role", 4) == 0)
+    {
+        return ngx_http_collab_api_role(r, &who, &parts[0], &parts[1]);
+    }
+
     /* roles: who may read or change this document (docs/access.md) */
     if (n == 2 || n == 3) {
         need = (n == 3 || ngx_http_arg(r, (u_char *) "v", 1, &v) == NGX_OK)

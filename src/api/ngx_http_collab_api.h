@@ -12,6 +12,10 @@
  * stored: the create op is version 1, an op's v is the document version it
  * produced).
  *
+ *     GET <location>/<collection>/<doc>/role
+ *
+ * says what the asking user may do: {"role", "exists"} (docs/access.md).
+ *
  *     GET <location>/<collection>
  *
  * lists the collection's documents that are not deleted, most recently
@@ -44,6 +48,10 @@ ngx_int_t ngx_http_collab_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_collab_api_access(ngx_http_request_t *r,
     ngx_http_collab_auth_t *who, ngx_str_t *c, ngx_str_t *d,
     ngx_uint_t need, ngx_uint_t snapshot);
+
+/* GET <location>/<c>/<d>/role: {"role", "exists"} for the asking user */
+ngx_int_t ngx_http_collab_api_role(ngx_http_request_t *r,
+    ngx_http_collab_auth_t *who, ngx_str_t *c, ngx_str_t *d);
 
 /* {"error":"<msg>"} with that status */
 ngx_int_t ngx_http_collab_api_error(ngx_http_request_t *r,

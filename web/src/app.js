@@ -1,8 +1,9 @@
 /*
- * The page: a header (connection state, go offline/online, your name), and
- * one of two views chosen by the URL hash: the document list (#/) or an
- * editor (#/d/<id>).  window.collab exposes the live objects to tests and
- * curious developers.
+ * The page: a header (connection state, go offline/online, your name, who
+ * is signed in), and one of two views chosen by the URL hash: the document
+ * list (#/) or an editor (#/d/<id>); before either, the sign-in form when
+ * the server wants a token (session.js).  window.collab exposes the live
+ * objects to tests and curious developers.
  */
 
 import {bindEditor} from './binding.js';
@@ -11,6 +12,7 @@ import {listDocuments, newId, remember, validId} from './docs.js';
 import {diffOp, rebaseOps} from './ops.js';
 import {toCodePoints, toUtf16} from './text.js';
 import {getIdentity, setName} from './identity.js';
+import {createSession, SIGNED_IN, SIGNED_OUT} from './session.js';
 import {type} from './type.js';
 
 const $ = (id) => document.getElementById(id);
@@ -31,35 +33,141 @@ function el(tag, props = {}, ...children) {
 
 const API = meta('collab-api', '/api');
 const COLLECTION = meta('collab-collection', 'docs');
+const AUTH = meta('collab-auth', '/auth');
+
+const session = createSession(AUTH);
 
 let identity = getIdentity();
 let current = null;    /* the open editor: {id, doc, presence, binding} */
 
 let wantOnline = true;
 let reloads = 0;     /* documents the server reloaded (RELOADED) */
+let conn = null;     /* opened once signed in (or without sign-in) */
+let signingIn = false;   /* the sign-in form is up */
 
-const conn = connect((state) => {
+function showConn(state) {
   const badge = $('conn');
   badge.dataset.state = state;
   badge.textContent = state;
   $('conn-toggle').textContent = wantOnline ? 'Go offline' : 'Go online';
   document.body.dataset.conn = state;
-}, reloadEditor);
+}
 
 /* header */
 
 function showIdentity() {
+  const user = session.user;
+
+  /* signed in, the server shows the others the token's name anyway */
+  if (user) {
+    identity = {name: user.name || user.sub, color: identity.color};
+  }
   $('me-name').value = identity.name;
+  $('me-name').readOnly = !!user;
+  $('me-name').title = user ? `signed in as ${user.sub}` : '';
   $('me-color').style.background = identity.color;
+  $('sign-out').hidden = !user;
+  document.body.dataset.user = user ? user.sub : '';
 }
 
 $('me-name').addEventListener('change', (e) => {
+  if (session.user) {
+    return;
+  }
   identity = setName(e.target.value);
   showIdentity();
   if (current && current.binding) {
     current.binding.refreshPresence();
   }
 });
+
+$('sign-out').addEventListener('click', async () => {
+  closeEditor();
+  if (conn) {
+    conn.offline();
+  }
+  await session.signOut();
+  showIdentity();
+  showSignIn('Signed out.');
+});
+
+/* the sign-in form: until it succeeds, nothing else is shown */
+function showSignIn(note = '') {
+  const user = el('input', {name: 'user', autocomplete: 'username',
+                            required: true, maxLength: 64,
+                            pattern: '[A-Za-z0-9._@\\-]{1,64}',
+                            title: 'letters, digits, . _ - @'});
+  const password = el('input', {name: 'password', type: 'password',
+                                autocomplete: 'current-password',
+                                required: true, maxLength: 1024});
+  const display = el('input', {name: 'name', maxLength: 40,
+                               autocomplete: 'name'});
+  const nameRow = el('label', {hidden: true}, 'Name shown to others ',
+                     display);
+  const message = el('p', {className: 'hint', textContent: note});
+  const submit = el('button', {className: 'primary', type: 'submit',
+                               textContent: 'Sign in'});
+  const toggle = el('button', {type: 'button',
+                               textContent: 'Create an account'});
+  let signUp = false;
+
+  toggle.addEventListener('click', () => {
+    signUp = !signUp;
+    nameRow.hidden = !signUp;
+    submit.textContent = signUp ? 'Create account' : 'Sign in';
+    toggle.textContent = signUp ? 'I have an account' : 'Create an account';
+    password.autocomplete = signUp ? 'new-password' : 'current-password';
+  });
+
+  const form = el('form', {className: 'sign-in'},
+    el('h1', {textContent: 'Sign in'}),
+    el('label', {}, 'User name ', user),
+    el('label', {}, 'Password ', password),
+    nameRow, el('div', {}, submit, toggle), message);
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    submit.disabled = true;
+    message.textContent = '';
+    const r = await session.signIn(user.value.trim(), password.value, signUp,
+                                   display.value.trim());
+    submit.disabled = false;
+    if (!r.ok) {
+      message.textContent = r.error;
+      message.className = 'error';
+      return;
+    }
+    password.value = '';
+    boot();
+  });
+
+  signingIn = true;
+  document.body.dataset.signin = 'true';
+  $('view').replaceChildren(form);
+  user.focus();
+}
+
+/* signed in, or no sign-in here: the connection and the views */
+function boot() {
+  signingIn = false;
+  document.body.dataset.signin = 'false';
+  showIdentity();
+  if (conn) {
+    setOnline(true);
+  } else {
+    conn = connect(showConn, reloadEditor, () => session.refresh());
+  }
+  route();
+}
+
+session.onLost = () => {
+  closeEditor();
+  if (conn) {
+    conn.offline();
+  }
+  showIdentity();
+  showSignIn('Your session ended: sign in again.');
+};
 
 function setOnline(on) {
   wantOnline = on;
@@ -169,6 +277,27 @@ async function showHome() {
       + 'opened in this browser.';
 }
 
+/*
+ * What the user may do with the document (GET <api>/<c>/<d>/role):
+ * "viewer" and "commenter" read only.  Without the API, or with auth off,
+ * anything goes (the server refuses what it must anyway).
+ */
+async function mayEdit(id) {
+  try {
+    const res = await fetch(`${API}/${encodeURIComponent(COLLECTION)}/`
+                            + `${encodeURIComponent(id)}/role`,
+                            {headers: {Accept: 'application/json'},
+                             cache: 'no-store'});
+    if (!res.ok) {
+      return true;
+    }
+    const {role, exists} = await res.json();
+    return !exists || role === 'editor' || role === 'owner';
+  } catch (e) {
+    return true;
+  }
+}
+
 function showEditor(id, prev = null) {
   const view = $('view');
   const status = el('span', {className: 'status'});
@@ -176,8 +305,10 @@ function showEditor(id, prev = null) {
   const box = el('div', {className: 'editor'});
   const doc = conn.connection.get(COLLECTION, id);
   const presence = conn.connection.getDocPresence(COLLECTION, id);
+  const badge = el('span', {className: 'read-only', hidden: true,
+                           textContent: 'read only'});
   const me = {id, doc, presence, binding: null, off: null, timer: null,
-              prev};
+              prev, readOnly: false};
   let unsaved = {ops: [], mine: ''};
 
   current = me;
@@ -190,7 +321,8 @@ function showEditor(id, prev = null) {
 
   function show() {
     view.replaceChildren(
-      el('div', {className: 'doc-bar'}, status, el('span', {textContent: '·'}),
+      el('div', {className: 'doc-bar'}, status, badge,
+         el('span', {textContent: '·'}),
          el('span', {textContent: 'editing with:'}), peers),
       box);
   }
@@ -245,6 +377,7 @@ function showEditor(id, prev = null) {
     me.binding = bindEditor({
       parent: box, doc, presence, onPeers: showPeers, onKept: showStatus,
       me: () => ({name: identity.name, color: identity.color}),
+      readOnly: me.readOnly,
     });
     if (caret) {
       placeCaret(caret);
@@ -322,6 +455,15 @@ function showEditor(id, prev = null) {
   /* acks move the version without an event of their own: poll too */
   me.timer = setInterval(showStatus, 250);
 
+  mayEdit(id).then((yes) => {
+    me.readOnly = !yes;
+    badge.hidden = yes;
+    document.body.dataset.readOnly = String(!yes);
+    if (me.binding) {
+      me.binding.setReadOnly(!yes);
+    }
+  });
+
   presence.subscribe((err) => {
     if (err) {
       console.warn('collab: presence subscribe', err);
@@ -358,6 +500,9 @@ function showEditor(id, prev = null) {
 }
 
 function route() {
+  if (!conn || signingIn) {
+    return;
+  }
   const m = /^#\/d\/(.+)$/.exec(location.hash);
   const id = m ? decodeURIComponent(m[1]) : null;
 
@@ -376,14 +521,26 @@ window.addEventListener('hashchange', route);
 window.addEventListener('pagehide', () => closeEditor());
 
 showIdentity();
-route();
+session.resume().then((state) => {
+  if (state === SIGNED_OUT) {
+    showSignIn();
+    return;
+  }
+  if (state === SIGNED_IN) {
+    console.info(`collab: signed in as ${session.user.sub}`);
+  }
+  boot();
+});
 
 window.collab = {
   get connection() {
-    return conn.connection;
+    return conn && conn.connection;
   },
   get socket() {
-    return conn.socket;
+    return conn && conn.socket;
+  },
+  get session() {
+    return session;
   },
   offline: () => setOnline(false),
   online: () => setOnline(true),

@@ -16,7 +16,8 @@
  * back) and ends (an edit was acknowledged again).
  */
 
-import {Annotation, EditorState, Transaction} from '@codemirror/state';
+import {Annotation, Compartment, EditorState, Transaction}
+  from '@codemirror/state';
 import {
   EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers,
 } from '@codemirror/view';
@@ -37,9 +38,16 @@ const remote = Annotation.define();
  * presence: connection.getDocPresence(collection, id), subscribed.
  * me(): {name, color} of this participant.
  * onPeers(list): called with [{id, name, color}] when participants change.
+ * readOnly: the user may read but not change it (a viewer): the text
+ * follows the others', the caret still shows, typing does nothing.
  */
+function writable(yes) {
+  return [EditorState.readOnly.of(!yes), EditorView.editable.of(yes)];
+}
+
 export function bindEditor({parent, doc, presence, me, onPeers,
-                            onKept = () => {}}) {
+                            onKept = () => {}, readOnly = false}) {
+  const editable = new Compartment();
   const source = {binding: true};
   const again = {binding: 'kept'};
   let kept = [];           /* [{op, before}]: not committed, to send again */
@@ -246,6 +254,7 @@ export function bindEditor({parent, doc, presence, me, onPeers,
         keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
         remoteCursorField,
         updates,
+        editable.of(writable(!readOnly)),
       ],
     }),
   });
@@ -270,6 +279,15 @@ export function bindEditor({parent, doc, presence, me, onPeers,
 
     /* the name or colour changed: tell the others */
     refreshPresence: queuePresence,
+
+    /* the role changed: typing allowed again, or not any more */
+    setReadOnly(ro) {
+      view.dispatch({effects: editable.reconfigure(writable(!ro))});
+    },
+
+    get readOnly() {
+      return view.state.readOnly;
+    },
 
     /* edits the server could not commit yet, kept to be sent again */
     get kept() {

@@ -32,7 +32,10 @@ export function wsUrl() {
  */
 export const RELOADED = 4001;
 
-export function connect(onState, onReloaded) {
+/* the server refused (or stopped taking) the token: get a fresh one */
+export const EXPIRED = 4401;
+
+export function connect(onState, onReloaded, onExpired = () => {}) {
   let socket = null;
   let connection = null;
   let wantOnline = true;
@@ -64,6 +67,11 @@ export function connect(onState, onReloaded) {
 
     c.on('state', report);
     ws.addEventListener('close', (e) => {
+      if (e.code === EXPIRED && ws === socket) {
+        /* it reconnects by itself, with the cookie refreshed meanwhile */
+        onExpired();
+        return;
+      }
       if (e.code !== RELOADED || ws !== socket) {
         return;
       }
