@@ -24,7 +24,7 @@ qq{collab_postgres "$ci";\ncollab_postgres_pool 1;}
 GET /api/notes/none/ops
 --- error_code: 404
 --- error_log
-connection 0 ready (schema version 1
+connection 0 ready (schema version 2
 --- no_error_log
 [error]
 
