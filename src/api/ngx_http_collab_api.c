@@ -122,7 +122,8 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
 
         rc = ngx_http_collab_api_access(r, &who, &parts[0], &parts[1], need,
                                         n == 2);
-        if (rc != NGX_OK) {
+        if (rc != NGX_DECLINED) {
+            /* answered (404, 403, 503), or waiting for the role */
             return rc;
         }
     }

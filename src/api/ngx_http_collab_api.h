@@ -41,8 +41,8 @@
 ngx_int_t ngx_http_collab_api_handler(ngx_http_request_t *r);
 
 /*
- * Whether who may act at level need on (c, d): NGX_OK to go on; else
- * what the handler returns (the 404/403/503 sent, or NGX_DONE while the
+ * Whether who may act at level need on (c, d): NGX_DECLINED to go on;
+ * else what the handler returns (the 404/403/503 sent, or NGX_DONE while the
  * role is looked up: the handler then runs again).
  */
 ngx_int_t ngx_http_collab_api_access(ngx_http_request_t *r,

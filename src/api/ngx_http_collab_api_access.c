@@ -39,17 +39,22 @@ ngx_http_collab_api_access(ngx_http_request_t *r, ngx_http_collab_auth_t *who,
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_collab_module);
 
     if (ngx_http_collab_access_quick(clcf, who->admin, c, need) == NGX_OK) {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     rc = ngx_http_collab_api_lookup(r, who, c, d, &a);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_collab_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "database unavailable");
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
 
     if (!a.exists) {
         /* nothing to hide: the route answers as for anyone */
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     role = ngx_http_collab_access_role(clcf, c, a.role);
@@ -67,7 +72,7 @@ ngx_http_collab_api_access(ngx_http_request_t *r, ngx_http_collab_auth_t *who,
                                            "editor role");
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
@@ -91,6 +96,11 @@ ngx_http_collab_api_role(ngx_http_request_t *r, ngx_http_collab_auth_t *who,
     }
 
     rc = ngx_http_collab_api_lookup(r, who, c, d, &a);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_collab_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "database unavailable");
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -110,8 +120,9 @@ ngx_http_collab_api_role(ngx_http_request_t *r, ngx_http_collab_auth_t *who,
 
 
 /*
- * The member role of who on (c, d): NGX_OK with *a; else what the handler
- * returns (NGX_DONE while it is looked up: the handler then runs again).
+ * The member role of who on (c, d): NGX_OK with *a; NGX_DECLINED when the
+ * database cannot say; else what the handler returns (NGX_DONE while it is
+ * looked up: the handler then runs again).
  */
 static ngx_int_t
 ngx_http_collab_api_lookup(ngx_http_request_t *r, ngx_http_collab_auth_t *who,
@@ -152,8 +163,7 @@ ngx_http_collab_api_lookup(ngx_http_request_t *r, ngx_http_collab_auth_t *who,
         return NGX_DONE;
 
     case NGX_DECLINED:
-        return ngx_http_collab_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         "database unavailable");
+        return NGX_DECLINED;
 
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -188,11 +198,14 @@ ngx_http_collab_api_access_ready(ngx_http_collab_access_wait_t *w)
 {
     ngx_http_collab_api_wait_t  *aw = w->data;
 
+    ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     r = aw->r;
+    c = r->connection;
 
     ngx_http_finalize_request(r, ngx_http_collab_api_handler(r));
+    ngx_http_run_posted_requests(c);
 }
 
 

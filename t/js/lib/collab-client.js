@@ -204,6 +204,7 @@ class Client {
     this.name = opts.name || 'client';
     this.autoReconnect = !!opts.reconnect;
     this.backoff = opts.backoff || [50, 400];
+    this.headers = opts.headers || {};  // of each upgrade (a token)
     this.closed = false;
     this.sockets = 0;
     this.errors = [];
@@ -222,7 +223,7 @@ class Client {
   }
 
   _newSocket() {
-    const ws = new WebSocket(this.url);
+    const ws = new WebSocket(this.url, { headers: this.headers });
     this.sockets++;
     // an 'error' without a listener would throw; sharedb's onerror is
     // removed when the socket is replaced
