@@ -306,6 +306,68 @@ the token of this connection expired
 
 
 
+=== TEST 13: auth renews a socket's token in band: same user only, the old expiry moves; bad tokens are refused and change nothing
+--- node
+const crypto = require('crypto');
+const fs = require('fs');
+const C = require(process.cwd() + '/lib/collab-client');
+const keys = process.env.TEST_COLLAB_KEYS;
+const url = process.env.COLLAB_WS_URL;
+const hs = fs.readFileSync(`${keys}/hs.key`, 'utf8').trim();
+const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+function tok(secs, sub = 'ann', secret = hs) {
+  const data = `${b64({ alg: 'HS256', kid: 'hs' })}.${b64({
+    sub, iss: 'https://id.test', aud: 'collab',
+    exp: Math.floor(Date.now() / 1000) + secs })}`;
+  return `${data}.${crypto.createHmac('sha256', secret).update(data)
+    .digest('base64url')}`;
+}
+const open = (t) => C.RawClient.open(url, null,
+  { headers: { Authorization: `Bearer ${t}` } });
+const auth = async (r, token, what) => {
+  r.send(token === undefined ? { a: 'auth' } : { a: 'auth', token });
+  return r.next((x) => x.a === 'auth' || x.error, 3000, what);
+};
+
+C.main(async () => {
+  C.stage('refused: another user, a bad signature, expired, not a string');
+  const r = await open(tok(3));
+  let m = await auth(r, tok(600, 'bob'), 'another user');
+  C.eq(m.error && m.error.code, 'ERR_TOKEN_INVALID', 'another user', m);
+  C.check(!JSON.stringify(m).includes('eyJ'), 'the token is not echoed');
+  m = await auth(r, tok(600, 'ann', 'x'.repeat(40)), 'bad signature');
+  C.eq(m.error && m.error.code, 'ERR_TOKEN_INVALID', 'bad signature', m);
+  m = await auth(r, tok(-100), 'expired');
+  C.eq(m.error && m.error.code, 'ERR_TOKEN_INVALID', 'expired', m);
+  m = await auth(r, undefined, 'no token');
+  C.eq(m.error && m.error.code, 'ERR_MESSAGE_BADLY_FORMED', 'no token', m);
+  C.check(!r.closedByPeer, 'the socket stays');
+
+  C.stage('renewed: the socket outlives its first token');
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  m = await auth(r, tok(600), 'renewal');
+  C.check(!m.error && Math.abs(m.exp - exp) <= 2, 'exp of the new token', m);
+  await C.delay(4500);
+  C.check(!r.closedByPeer, 'open past the first token\'s exp');
+  await r.submit({ c: 't70', d: `renew${process.pid}`, v: 0, seq: 1,
+                   create: { type: 'text-unicode', data: 'x' } }, 'create');
+  C.eq(await C.psql(`SELECT o.principal FROM collab_ops o JOIN collab_docs d
+    ON d.id = o.doc WHERE d.collection = 't70'
+    AND d.name = 'renew${process.pid}'`), 'https://id.test ann', 'still ann');
+
+  C.stage('a short renewal: the socket closes at the new exp');
+  m = await auth(r, tok(2), 'short renewal');
+  C.check(!m.error, 'accepted', m);
+  await C.waitFor(() => r.closedByPeer, 6000, 'closed at the new exp');
+  C.eq(r.closeCode, 4401, 'with 4401');
+}, { timeout: 30000 });
+--- error_log
+a token of "https://id.test bob" on the connection of "https://id.test ann" refused
+--- no_error_log
+[error]
+
+
+
 === TEST 11: $collab_jwt_sub and $collab_jwt_claim_<name> for log_format and limit_req; empty without a valid token
 --- config
     location /api/ {

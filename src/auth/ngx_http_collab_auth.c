@@ -44,7 +44,8 @@ static ngx_int_t ngx_http_collab_auth_var(ngx_http_request_t *r,
 ngx_int_t ngx_http_collab_auth_verify(ngx_http_request_t *r,
     ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
     const char **reason);
-static ngx_int_t ngx_http_collab_auth_extras(ngx_http_request_t *r,
+static void ngx_http_collab_auth_clear(ngx_http_collab_auth_t *who);
+static ngx_int_t ngx_http_collab_auth_extras(ngx_pool_t *pool,
     ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who);
 static ngx_uint_t ngx_http_collab_auth_admin_value(
     ngx_http_collab_auth_conf_t *acf, yajl_val v);
@@ -601,12 +602,44 @@ ngx_http_collab_auth_verify(ngx_http_request_t *r,
     ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
     const char **reason)
 {
+    ngx_str_t  token;
+
+    *reason = NULL;
+
+    if (ngx_http_collab_auth_token(r, acf, &token, reason) != NGX_OK) {
+        ngx_http_collab_auth_clear(who);
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    return ngx_http_collab_auth_verify_token(r->pool, acf, &token, who,
+                                             reason);
+}
+
+
+static void
+ngx_http_collab_auth_clear(ngx_http_collab_auth_t *who)
+{
+    ngx_str_set(&who->principal, "");
+    ngx_str_set(&who->iss, "");
+    ngx_str_set(&who->sub, "");
+    ngx_str_set(&who->name, "");
+    ngx_str_set(&who->email, "");
+    who->expires = 0;
+    who->admin = 0;
+    ngx_str_null(&who->claims);
+}
+
+
+ngx_int_t
+ngx_http_collab_auth_verify_token(ngx_pool_t *pool,
+    ngx_http_collab_auth_conf_t *acf, ngx_str_t *token,
+    ngx_http_collab_auth_t *who, const char **reason)
+{
     ngx_str_t                   *principal, *name;
     int                          rc;
     u_char                      *tok, *buf, *p;
     size_t                       n;
     jwt_t                       *jwt;
-    ngx_str_t                    token;
     collab_jwt_parts_t           parts;
     collab_jwt_rules_t           rules;
     collab_jwt_header_t          h;
@@ -616,28 +649,17 @@ ngx_http_collab_auth_verify(ngx_http_request_t *r,
     principal = &who->principal;
     name = &who->name;
 
-    ngx_str_set(principal, "");
-    ngx_str_set(&who->iss, "");
-    ngx_str_set(&who->sub, "");
-    ngx_str_set(name, "");
-    ngx_str_set(&who->email, "");
-    who->expires = 0;
-    who->admin = 0;
-    ngx_str_null(&who->claims);
+    ngx_http_collab_auth_clear(who);
     *reason = NULL;
 
-    if (ngx_http_collab_auth_token(r, acf, &token, reason) != NGX_OK) {
-        return NGX_HTTP_UNAUTHORIZED;
-    }
-
-    rc = collab_jwt_split((const char *) token.data, token.len, &parts);
+    rc = collab_jwt_split((const char *) token->data, token->len, &parts);
     if (rc != COLLAB_JWT_OK) {
         *reason = collab_jwt_strerror(rc);
         return NGX_HTTP_UNAUTHORIZED;
     }
 
-    buf = ngx_pnalloc(r->pool, token.len + 1);
-    tok = ngx_pnalloc(r->pool, token.len + 1);
+    buf = ngx_pnalloc(pool, token->len + 1);
+    tok = ngx_pnalloc(pool, token->len + 1);
     if (buf == NULL || tok == NULL) {
         return NGX_ERROR;
     }
@@ -658,7 +680,7 @@ ngx_http_collab_auth_verify(ngx_http_request_t *r,
     }
 
     /* the key is chosen and its alg pinned: now the signature */
-    p = ngx_cpymem(tok, token.data, token.len);
+    p = ngx_cpymem(tok, token->data, token->len);
     *p = '\0';
 
     jwt = NULL;
@@ -702,7 +724,7 @@ ngx_http_collab_auth_verify(ngx_http_request_t *r,
 
     n = ngx_strlen(c.iss);
 
-    principal->data = ngx_pnalloc(r->pool, n + 1 + ngx_strlen(c.sub));
+    principal->data = ngx_pnalloc(pool, n + 1 + ngx_strlen(c.sub));
     if (principal->data == NULL) {
         return NGX_ERROR;
     }
@@ -726,7 +748,7 @@ ngx_http_collab_auth_verify(ngx_http_request_t *r,
     name->len = ngx_strlen(c.name);
 
     if (name->len) {
-        name->data = ngx_pnalloc(r->pool, name->len);
+        name->data = ngx_pnalloc(pool, name->len);
         if (name->data == NULL) {
             return NGX_ERROR;
         }
@@ -734,13 +756,13 @@ ngx_http_collab_auth_verify(ngx_http_request_t *r,
         ngx_memcpy(name->data, c.name, name->len);
     }
 
-    return ngx_http_collab_auth_extras(r, acf, who);
+    return ngx_http_collab_auth_extras(pool, acf, who);
 }
 
 
 /* email, and whether the token names an admin (collab_auth_admin_claim) */
 static ngx_int_t
-ngx_http_collab_auth_extras(ngx_http_request_t *r,
+ngx_http_collab_auth_extras(ngx_pool_t *pool,
     ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who)
 {
     char        *json;
@@ -748,7 +770,7 @@ ngx_http_collab_auth_extras(ngx_http_request_t *r,
     yajl_val     root, v;
     const char  *key;
 
-    json = ngx_pnalloc(r->pool, who->claims.len + 1);
+    json = ngx_pnalloc(pool, who->claims.len + 1);
     if (json == NULL) {
         return NGX_ERROR;
     }
@@ -769,7 +791,7 @@ ngx_http_collab_auth_extras(ngx_http_request_t *r,
 
         if (ngx_strcmp(key, "email") == 0 && YAJL_IS_STRING(v)) {
             who->email.len = ngx_strlen(v->u.string);
-            who->email.data = ngx_pnalloc(r->pool, who->email.len + 1);
+            who->email.data = ngx_pnalloc(pool, who->email.len + 1);
             if (who->email.data == NULL) {
                 yajl_tree_free(root);
                 return NGX_ERROR;

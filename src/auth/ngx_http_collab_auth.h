@@ -71,6 +71,11 @@ ngx_int_t ngx_http_collab_auth_verify(ngx_http_request_t *r,
     ngx_http_collab_auth_conf_t *acf, ngx_http_collab_auth_t *who,
     const char **reason);
 
+/* the same for a token given (auth on a WebSocket), from pool */
+ngx_int_t ngx_http_collab_auth_verify_token(ngx_pool_t *pool,
+    ngx_http_collab_auth_conf_t *acf, ngx_str_t *token,
+    ngx_http_collab_auth_t *who, const char **reason);
+
 /*
  * A token for sub (and name, when not empty) until exp, signed with the
  * location's first key (ngx_http_collab_auth_can_sign: an HS* secret),

@@ -37,6 +37,7 @@ static int collab_msg_check_hs(collab_msg_t *msg, collab_msg_err_t *err);
 static int collab_msg_check_presence(collab_msg_t *msg,
     collab_msg_err_t *err);
 static int collab_msg_check_query(collab_msg_t *msg, collab_msg_err_t *err);
+static int collab_msg_check_auth(collab_msg_t *msg, collab_msg_err_t *err);
 
 
 static const collab_msg_action_t  collab_msg_actions[] = {
@@ -58,7 +59,8 @@ static const collab_msg_action_t  collab_msg_actions[] = {
     { "pr", COLLAB_MSG_A_PR },
     { "qf", COLLAB_MSG_A_QF },
     { "qs", COLLAB_MSG_A_QS },
-    { "qu", COLLAB_MSG_A_QU }
+    { "qu", COLLAB_MSG_A_QU },
+    { "auth", COLLAB_MSG_A_AUTH }
 };
 
 
@@ -179,6 +181,9 @@ collab_msg_decode(const char *json, size_t len, collab_msg_t *msg,
 
     case COLLAB_MSG_A_PP:
         return COLLAB_MSG_OK;
+
+    case COLLAB_MSG_A_AUTH:
+        return collab_msg_check_auth(msg, err);
 
     default:
         snprintf(err->message, sizeof(err->message),
@@ -311,6 +316,12 @@ collab_msg_field_index(const char *key, size_t len)
         }
         break;
 
+    case 5:
+        if (memcmp(key, "token", 5) == 0) {
+            return COLLAB_MSG_F_TOKEN;
+        }
+        break;
+
     case 6:
         if (memcmp(key, "create", 6) == 0) {
             return COLLAB_MSG_F_CREATE;
@@ -345,7 +356,7 @@ collab_msg_action(yajl_val a)
 
     len = collab_msg_strlen(a->u.string);
 
-    if (len == 0 || len > 2) {
+    if (len == 0 || len > 4) {
         return COLLAB_MSG_A_UNKNOWN;
     }
 
@@ -897,6 +908,34 @@ collab_msg_check_query(collab_msg_t *msg, collab_msg_err_t *err)
     }
 
     msg->query_id = (int64_t) id;
+
+    return COLLAB_MSG_OK;
+}
+
+
+/* auth: a token, as a string no longer than one on the upgrade may be */
+static int
+collab_msg_check_auth(collab_msg_t *msg, collab_msg_err_t *err)
+{
+    size_t    len;
+    yajl_val  v;
+
+    v = msg->field[COLLAB_MSG_F_TOKEN];
+
+    if (!YAJL_IS_STRING(v)) {
+        return collab_msg_fail(msg, err, COLLAB_MSG_ERR_BADLY_FORMED,
+                               "token must be a string");
+    }
+
+    len = collab_msg_strlen(v->u.string);
+
+    if (len == 0 || len > COLLAB_MSG_MAX_TOKEN) {
+        return collab_msg_fail(msg, err, COLLAB_MSG_ERR_BADLY_FORMED,
+                               "token must be 1 to 8192 bytes");
+    }
+
+    msg->token.data = v->u.string;
+    msg->token.len = len;
 
     return COLLAB_MSG_OK;
 }

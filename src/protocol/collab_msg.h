@@ -33,6 +33,7 @@
 #define COLLAB_MSG_MAX_CHANNEL         512
 #define COLLAB_MSG_MAX_PRESENCE_ID     128
 #define COLLAB_MSG_MAX_BULK            4096  /* ids in one bs/bf/bu */
+#define COLLAB_MSG_MAX_TOKEN           8192  /* as on the upgrade */
 
 /* Number.MAX_SAFE_INTEGER: every v, seq, pv must stay below it */
 #define COLLAB_MSG_MAX_SAFE_INTEGER    9007199254740991ULL
@@ -88,7 +89,8 @@ typedef enum {
     COLLAB_MSG_A_PR,            /* presence request */
     COLLAB_MSG_A_QF,            /* queries: decoded, not served */
     COLLAB_MSG_A_QS,
-    COLLAB_MSG_A_QU
+    COLLAB_MSG_A_QU,
+    COLLAB_MSG_A_AUTH           /* ours: a new token for the session */
 } collab_msg_action_e;
 
 
@@ -119,6 +121,7 @@ typedef enum {
     COLLAB_MSG_F_PV,
     COLLAB_MSG_F_T,
     COLLAB_MSG_F_TS,
+    COLLAB_MSG_F_TOKEN,
     COLLAB_MSG_F_COUNT
 } collab_msg_field_e;
 
@@ -154,6 +157,7 @@ typedef struct {
     collab_msg_str_t      ch;         /* presence channel */
     collab_msg_str_t      id;         /* hs: previous id; p: presence id */
     collab_msg_str_t      t;          /* p: type URI of the doc */
+    collab_msg_str_t      token;      /* auth: the new token */
 
     /* integers are 0 .. 2^53-1; has_* says present and not null */
     uint64_t              v;

@@ -114,6 +114,32 @@ collab_msg_enc_pp(collab_msg_enc_t *enc)
 }
 
 
+int
+collab_msg_enc_auth(collab_msg_enc_t *enc, uint64_t exp, const char *code,
+    const char *message)
+{
+    int       rc;
+    yajl_gen  g;
+
+    g = collab_msg_enc_begin(enc);
+
+    rc = yajl_gen_map_open(g);
+    rc |= collab_msg_enc_action(g, COLLAB_MSG_A_AUTH);
+
+    if (code) {
+        rc |= collab_msg_enc_err(g, code, message);
+
+    } else {
+        rc |= collab_msg_lit(g, "exp");
+        rc |= yajl_gen_integer(g, (long long) exp);
+    }
+
+    rc |= yajl_gen_map_close(g);
+
+    return collab_msg_enc_end(enc, rc);
+}
+
+
 /* with snap NULL: the doc_reply */
 
 int

@@ -80,6 +80,13 @@ int collab_msg_enc_hs(collab_msg_enc_t *enc, const collab_msg_str_t *id);
 /* {"a":"pp"} */
 int collab_msg_enc_pp(collab_msg_enc_t *enc);
 
+/*
+ * The reply to auth: {"a":"auth","exp":exp} when code is NULL, else
+ * {"a":"auth","error":{"code","message"}} (the token is not echoed)
+ */
+int collab_msg_enc_auth(collab_msg_enc_t *enc, uint64_t exp,
+    const char *code, const char *message);
+
 /* s or f without v: {"a","c","d","data":{"v","data","type"}} */
 int collab_msg_enc_snapshot(collab_msg_enc_t *enc, collab_msg_action_e a,
     const collab_msg_str_t *c, const collab_msg_str_t *d,

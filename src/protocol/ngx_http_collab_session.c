@@ -133,7 +133,6 @@ static void ngx_http_collab_session_claim(ngx_http_collab_session_t *s,
 static void ngx_http_collab_session_claimed(ngx_int_t rc, void *data);
 static void ngx_http_collab_session_claim_busy(ngx_http_collab_session_t *s);
 static void ngx_http_collab_session_claim_retry(ngx_event_t *ev);
-static void ngx_http_collab_session_expired(ngx_event_t *ev);
 static void ngx_http_collab_session_claim_done(ngx_http_collab_session_t *s,
     ngx_uint_t async);
 static void ngx_http_collab_session_take(ngx_http_collab_session_t *s);
@@ -676,6 +675,10 @@ ngx_http_collab_session_dispatch(ngx_http_collab_session_t *s,
         ngx_http_collab_presence_message(s, msg);
         return;
 
+    case COLLAB_MSG_A_AUTH:
+        ngx_http_collab_session_renew(s, msg);
+        return;
+
     case COLLAB_MSG_A_NT:
         ngx_http_collab_session_error(s, msg, COLLAB_MSG_ERR_NOT_IMPLEMENTED,
                                       "Snapshots by timestamp are not "
@@ -817,7 +820,7 @@ ngx_http_collab_session_claim_retry(ngx_event_t *ev)
  * the close; acks still owed are found by (src, seq) after the client
  * reconnected with a new token.
  */
-static void
+void
 ngx_http_collab_session_expired(ngx_event_t *ev)
 {
     ngx_http_collab_session_t  *s = ev->data;
@@ -1657,6 +1660,23 @@ ngx_http_collab_session_sreq_free(ngx_http_collab_sreq_t *r)
     }
 
     ngx_free(r);
+}
+
+
+/* the reply to auth (ngx_http_collab_session_auth.c) */
+void
+ngx_http_collab_session_auth_reply(ngx_http_collab_session_t *s,
+    time_t exp, const char *code, const char *message)
+{
+    if (collab_msg_enc_auth(&ngx_http_collab_session_enc, (uint64_t) exp,
+                            code, message)
+        != COLLAB_MSG_OK)
+    {
+        ngx_http_collab_ws_close(s->ws, 1011, "internal error");
+        return;
+    }
+
+    ngx_http_collab_session_send_enc(s);
 }
 
 

@@ -125,6 +125,18 @@ ngx_uint_t ngx_http_collab_session_access_waiting(
 
 /* roles of (c, d) changed (NULL: all): live subscriptions are re-checked */
 void ngx_http_collab_session_access_changed(ngx_str_t *c, ngx_str_t *d);
+void ngx_http_collab_session_access_recheck(ngx_str_t *c, ngx_str_t *d,
+    ngx_http_collab_session_t *only);
+
+/*
+ * auth: a new token for the same user, verified as on the upgrade; it
+ * moves the session's expiry (ngx_http_collab_session_auth.c)
+ */
+void ngx_http_collab_session_renew(ngx_http_collab_session_t *s,
+    collab_msg_t *msg);
+void ngx_http_collab_session_expired(ngx_event_t *ev);
+void ngx_http_collab_session_auth_reply(ngx_http_collab_session_t *s,
+    time_t exp, const char *code, const char *message);
 
 /* keeps a message ahead of all held ones; release() processes them */
 void ngx_http_collab_session_hold_first(ngx_http_collab_session_t *s,

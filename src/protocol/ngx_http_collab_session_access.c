@@ -215,6 +215,15 @@ ngx_http_collab_session_gate(ngx_http_collab_session_t *s,
 void
 ngx_http_collab_session_access_changed(ngx_str_t *c, ngx_str_t *d)
 {
+    ngx_http_collab_session_access_recheck(c, d, NULL);
+}
+
+
+/* the same for one session only (NULL: all), whose token changed */
+void
+ngx_http_collab_session_access_recheck(ngx_str_t *c, ngx_str_t *d,
+    ngx_http_collab_session_t *only)
+{
     ngx_queue_t                *q, *sq, *next;
     ngx_http_collab_doc_t      *doc;
     ngx_http_collab_doc_sub_t  *ds;
@@ -251,7 +260,9 @@ ngx_http_collab_session_access_changed(ngx_str_t *c, ngx_str_t *d)
             ds = ngx_queue_data(sq, ngx_http_collab_doc_sub_t, dq);
             s = ds->ws ? ds->ws->session : NULL;
 
-            if (s && s->ws->conf->auth.enabled && !s->admin) {
+            if (s && (only == NULL || s == only)
+                && s->ws->conf->auth.enabled && !s->admin)
+            {
                 ngx_http_collab_gate_recheck(s, doc);
             }
         }

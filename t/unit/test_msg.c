@@ -419,6 +419,20 @@ test_nf_pp_query(void)
     COLLAB_CHECK(test_dec("{\"a\":\"pp\"}") == COLLAB_MSG_OK);
     COLLAB_CHECK(msg.action == COLLAB_MSG_A_PP);
 
+    /* auth: ours, a token string of 1 to 8192 bytes */
+    COLLAB_CHECK(test_dec("{\"a\":\"auth\",\"token\":\"a.b.c\"}")
+                 == COLLAB_MSG_OK);
+    COLLAB_CHECK(msg.action == COLLAB_MSG_A_AUTH && msg.token.len == 5
+                 && memcmp(msg.token.data, "a.b.c", 5) == 0);
+    test_bad("{\"a\":\"auth\"}", COLLAB_MSG_ERR_BADLY_FORMED,
+             "auth: token must be a string");
+    test_bad("{\"a\":\"auth\",\"token\":7}", COLLAB_MSG_ERR_BADLY_FORMED,
+             "auth: token must be a string");
+    test_bad("{\"a\":\"auth\",\"token\":\"\"}", COLLAB_MSG_ERR_BADLY_FORMED,
+             "auth: token must be 1 to 8192 bytes");
+    test_bad("{\"a\":\"authx\"}", COLLAB_MSG_ERR_BADLY_FORMED,
+             "Invalid or unknown message");
+
     COLLAB_CHECK(test_dec("{\"a\":\"qs\",\"id\":1,\"c\":\"docs\","
                           "\"q\":{}}") == COLLAB_MSG_OK);
     COLLAB_CHECK(msg.action == COLLAB_MSG_A_QS && msg.query_id == 1);
@@ -708,6 +722,14 @@ test_encoders(void)
 
     COLLAB_CHECK(collab_msg_enc_pp(&enc) == COLLAB_MSG_OK);
     test_out("{\"a\":\"pp\"}");
+
+    COLLAB_CHECK(collab_msg_enc_auth(&enc, 1800000000, NULL, NULL)
+                 == COLLAB_MSG_OK);
+    test_out("{\"a\":\"auth\",\"exp\":1800000000}");
+    COLLAB_CHECK(collab_msg_enc_auth(&enc, 0, "ERR_TOKEN_INVALID", "expired")
+                 == COLLAB_MSG_OK);
+    test_out("{\"a\":\"auth\",\"error\":{\"code\":\"ERR_TOKEN_INVALID\","
+             "\"message\":\"expired\"}}");
 
     snap.v = 3;
     snap.data = "hi \"q\"\n\t\\ \xc3\xa9";

@@ -160,6 +160,18 @@ function boot() {
   route();
 }
 
+/*
+ * A refreshed token renews the open socket too ({"a":"auth"}, see
+ * docs/protocol.md): it is not closed with 4401 when the old one runs out.
+ * The stock client logs the reply as a message it does not know.
+ */
+session.onRenewed = (token) => {
+  const ws = conn && conn.socket;
+  if (token && ws && ws.readyState === WebSocket.OPEN) {
+    ws.send(JSON.stringify({a: 'auth', token}));
+  }
+};
+
 session.onLost = () => {
   closeEditor();
   if (conn) {

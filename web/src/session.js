@@ -24,6 +24,7 @@ export function createSession(base) {
   let expiresAt = 0;        /* seconds since the epoch */
   let timer = null;
   let onLost = () => {};
+  let onRenewed = () => {};
 
   async function call(path, body) {
     const res = await fetch(`${base}/${path}`, {
@@ -62,6 +63,7 @@ export function createSession(base) {
     }
     if (r.status === 200 && r.json && r.json.user) {
       signedIn(r.json);
+      onRenewed(r.json.token);
       return true;
     }
     if (r.status === 401) {
@@ -83,6 +85,11 @@ export function createSession(base) {
     /* called when the server no longer takes the token */
     set onLost(fn) {
       onLost = fn;
+    },
+
+    /* called with each refreshed token (the open socket takes it too) */
+    set onRenewed(fn) {
+      onRenewed = fn;
     },
 
     async resume() {
