@@ -1211,8 +1211,9 @@ ngx_http_collab_session_reply_bulk(ngx_http_collab_sreq_t *r)
 }
 
 
-static void
-ngx_http_collab_session_link(ngx_http_collab_session_t *s,
+/* the session's subscription to doc, or NULL */
+ngx_http_collab_doc_sub_t *
+ngx_http_collab_session_sub(ngx_http_collab_session_t *s,
     ngx_http_collab_doc_t *doc)
 {
     ngx_queue_t                *q;
@@ -1225,8 +1226,22 @@ ngx_http_collab_session_link(ngx_http_collab_session_t *s,
         ds = ngx_queue_data(q, ngx_http_collab_doc_sub_t, sq);
 
         if (ds->doc == doc) {
-            return;
+            return ds;
         }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_collab_session_link(ngx_http_collab_session_t *s,
+    ngx_http_collab_doc_t *doc)
+{
+    ngx_http_collab_doc_sub_t  *ds;
+
+    if (ngx_http_collab_session_sub(s, doc) != NULL) {
+        return;
     }
 
     ds = ngx_alloc(sizeof(ngx_http_collab_doc_sub_t), s->ws->connection->log);

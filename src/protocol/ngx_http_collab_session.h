@@ -14,6 +14,7 @@
 #include "protocol/ngx_http_collab_src.h"
 #include "protocol/ngx_http_collab_src_live.h"
 #include "protocol/collab_msg.h"
+#include "doc/ngx_http_collab_doc.h"
 
 
 /* sharedb's code for refused reads: subscriptions over the limit */
@@ -142,6 +143,10 @@ void ngx_http_collab_session_auth_reply(ngx_http_collab_session_t *s,
 void ngx_http_collab_session_hold_first(ngx_http_collab_session_t *s,
     u_char *data, size_t len);
 void ngx_http_collab_session_release(ngx_http_collab_session_t *s);
+
+/* the session's subscription to doc, or NULL */
+ngx_http_collab_doc_sub_t *ngx_http_collab_session_sub(
+    ngx_http_collab_session_t *s, ngx_http_collab_doc_t *doc);
 
 /* sends the error reply to a decoded request */
 void ngx_http_collab_session_error(ngx_http_collab_session_t *s,

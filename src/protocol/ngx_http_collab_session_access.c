@@ -521,25 +521,19 @@ static void
 ngx_http_collab_gate_revoke(ngx_http_collab_session_t *s,
     ngx_http_collab_doc_t *doc)
 {
-    ngx_queue_t                *q;
     ngx_http_collab_doc_sub_t  *ds;
 
-    for (q = ngx_queue_head(&s->subs);
-         q != ngx_queue_sentinel(&s->subs);
-         q = ngx_queue_next(q))
-    {
-        ds = ngx_queue_data(q, ngx_http_collab_doc_sub_t, sq);
-
-        if (ds->doc == doc) {
-            ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
-                          "collab: \"%V\" may no longer read \"%V\": "
-                          "unsubscribed", &s->principal, &doc->d);
-
-            ngx_queue_remove(q);
-            ngx_http_collab_doc_unsubscribe(ds);
-            ngx_free(ds);
-            s->nsubs--;
-            return;
-        }
+    ds = ngx_http_collab_session_sub(s, doc);
+    if (ds == NULL) {
+        return;
     }
+
+    ngx_log_error(NGX_LOG_INFO, s->ws->connection->log, 0,
+                  "collab: \"%V\" may no longer read \"%V\": unsubscribed",
+                  &s->principal, &doc->d);
+
+    ngx_queue_remove(&ds->sq);
+    ngx_http_collab_doc_unsubscribe(ds);
+    ngx_free(ds);
+    s->nsubs--;
 }
