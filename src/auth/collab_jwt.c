@@ -14,7 +14,6 @@
 
 
 static int collab_jwt_b64url_value(unsigned char c);
-static yajl_val collab_jwt_get(yajl_val obj, const char *name, int *dup);
 static int collab_jwt_copy(yajl_val v, char *buf, size_t size);
 static int collab_jwt_int(yajl_val v, int64_t *out);
 static int collab_jwt_aud_ok(yajl_val aud, const collab_jwt_rules_t *r);
@@ -362,7 +361,7 @@ collab_jwt_b64url_value(unsigned char c)
 
 
 /* obj[name]; *dup set when the name appears more than once */
-static yajl_val
+yajl_val
 collab_jwt_get(yajl_val obj, const char *name, int *dup)
 {
     size_t    i;

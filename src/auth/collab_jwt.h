@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <yajl/yajl_tree.h>
+
 
 /* longer tokens are refused before anything is decoded */
 #define COLLAB_JWT_MAX_LEN     8192
@@ -99,6 +101,14 @@ int collab_jwt_header_parse(const char *json, size_t len,
 /* the decoded payload: a JSON object whose claims satisfy the rules */
 int collab_jwt_claims_check(const char *json, size_t len,
     const collab_jwt_rules_t *rules, collab_jwt_claims_t *c);
+
+
+/*
+ * obj's member called name (an object from yajl_tree); *dup is set when
+ * the name is there twice (yajl keeps both: the last one wins here, and
+ * a caller refuses the object).
+ */
+yajl_val collab_jwt_get(yajl_val obj, const char *name, int *dup);
 
 
 #endif /* _COLLAB_JWT_H_INCLUDED_ */

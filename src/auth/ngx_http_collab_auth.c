@@ -272,7 +272,8 @@ ngx_http_collab_auth_merge_conf(ngx_conf_t *cf,
     if (conf->enabled && (conf->keys == NULL || conf->keys->nelts == 0)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "collab: \"collab_auth_jwt on\" needs at least "
-                           "one \"collab_auth_jwt_key_file\"");
+                           "one \"collab_auth_jwt_key_file\" or "
+                           "\"collab_auth_jwt_jwks_file\"");
         return NGX_CONF_ERROR;
     }
 
@@ -286,22 +287,106 @@ ngx_http_collab_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_collab_loc_conf_t  *clcf = conf;
 
-    char                        *rv;
-    ssize_t                      n;
-    ngx_str_t                   *value, file;
-    ngx_uint_t                   i;
-    ngx_file_t                   f;
-    ngx_file_info_t              fi;
-    ngx_http_collab_auth_alg_t  *a;
-    ngx_http_collab_auth_key_t  *k, *keys;
+    ngx_str_t  *value, file, key, *kid;
 
     value = cf->args->elts;
+
+    file = value[2];
+    kid = cf->args->nelts == 4 ? &value[3] : NULL;
+
+    if (ngx_http_collab_auth_read_file(cf, &file, 64 * 1024, &key) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a secret is the file's bytes without one final newline */
+    if (value[1].data[0] == 'H' && key.len && key.data[key.len - 1] == '\n')
+    {
+        key.data[--key.len] = '\0';
+    }
+
+    return ngx_http_collab_auth_add_key(cf, &clcf->auth, &value[1], kid,
+                                        &key, &file);
+}
+
+
+ngx_int_t
+ngx_http_collab_auth_read_file(ngx_conf_t *cf, ngx_str_t *file, size_t max,
+    ngx_str_t *out)
+{
+    ssize_t          n;
+    ngx_int_t        rc;
+    ngx_file_t       f;
+    ngx_file_info_t  fi;
+
+    if (ngx_conf_full_name(cf->cycle, file, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+    f.name = *file;
+    f.log = cf->log;
+    f.fd = ngx_open_file(file->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (f.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "collab: cannot open JWT key file \"%V\"", file);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR
+        || (size_t) ngx_file_size(&fi) > max)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: JWT key file \"%V\" is not a regular "
+                           "file of at most %uz bytes", file, max);
+        goto done;
+    }
+
+    out->data = ngx_pnalloc(cf->pool, (size_t) ngx_file_size(&fi) + 1);
+    if (out->data == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_file(&f, out->data, (size_t) ngx_file_size(&fi), 0);
+
+    if (n != (ssize_t) ngx_file_size(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "collab: cannot read JWT key file \"%V\"", file);
+        goto done;
+    }
+
+    out->len = (size_t) n;
+    out->data[out->len] = '\0';
+    rc = NGX_OK;
+
+done:
+
+    if (ngx_close_file(f.fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", file);
+    }
+
+    return rc;
+}
+
+
+char *
+ngx_http_collab_auth_add_key(ngx_conf_t *cf, ngx_http_collab_auth_conf_t *acf,
+    ngx_str_t *alg, ngx_str_t *kid, ngx_str_t *key, ngx_str_t *from)
+{
+    ngx_uint_t                   i;
+    ngx_http_collab_auth_alg_t  *a;
+    ngx_http_collab_auth_key_t  *k, *keys;
 
     a = NULL;
 
     for (i = 0; ngx_http_collab_auth_algs[i].name; i++) {
-        if (ngx_strcmp(value[1].data, ngx_http_collab_auth_algs[i].name)
-            == 0)
+        if (alg->len == ngx_strlen(ngx_http_collab_auth_algs[i].name)
+            && ngx_strncmp(alg->data, ngx_http_collab_auth_algs[i].name,
+                           alg->len) == 0)
         {
             a = &ngx_http_collab_auth_algs[i];
             break;
@@ -312,127 +397,70 @@ ngx_http_collab_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "collab: unsupported JWT algorithm \"%V\" (HS256, "
                            "HS384, HS512, RS256, RS384, RS512, ES256, "
-                           "ES384; never \"none\")", &value[1]);
+                           "ES384; never \"none\")", alg);
         return NGX_CONF_ERROR;
     }
 
-    if (clcf->auth.keys == NGX_CONF_UNSET_PTR) {
-        clcf->auth.keys = ngx_array_create(cf->pool, 2,
-                                        sizeof(ngx_http_collab_auth_key_t));
-        if (clcf->auth.keys == NULL) {
+    if (acf->keys == NGX_CONF_UNSET_PTR) {
+        acf->keys = ngx_array_create(cf->pool, 2,
+                                     sizeof(ngx_http_collab_auth_key_t));
+        if (acf->keys == NULL) {
             return NGX_CONF_ERROR;
         }
     }
 
-    if (cf->args->nelts == 4) {
-        keys = clcf->auth.keys->elts;
+    if (kid) {
+        keys = acf->keys->elts;
 
-        for (i = 0; i < clcf->auth.keys->nelts; i++) {
-            if (keys[i].kid.len == value[3].len
-                && ngx_strncmp(keys[i].kid.data, value[3].data,
-                               value[3].len) == 0)
+        for (i = 0; i < acf->keys->nelts; i++) {
+            if (keys[i].kid.len == kid->len
+                && ngx_strncmp(keys[i].kid.data, kid->data, kid->len) == 0)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "collab: JWT key id \"%V\" is duplicate",
-                                   &value[3]);
+                                   kid);
                 return NGX_CONF_ERROR;
             }
         }
     }
 
-    file = value[2];
-
-    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&f, sizeof(ngx_file_t));
-    f.name = file;
-    f.log = cf->log;
-    f.fd = ngx_open_file(file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (f.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "collab: cannot open JWT key file \"%V\"", &file);
-        return NGX_CONF_ERROR;
-    }
-
-    rv = NGX_CONF_ERROR;
-    k = NULL;
-
-    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 64 * 1024)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "collab: JWT key file \"%V\" is not a small "
-                           "regular file", &file);
-        goto done;
-    }
-
-    k = ngx_array_push(clcf->auth.keys);
+    k = ngx_array_push(acf->keys);
     if (k == NULL) {
-        goto done;
+        return NGX_CONF_ERROR;
     }
 
     ngx_memzero(k, sizeof(ngx_http_collab_auth_key_t));
 
-    k->key = ngx_pnalloc(cf->pool, (size_t) ngx_file_size(&fi) + 1);
-    if (k->key == NULL) {
-        goto done;
-    }
-
-    n = ngx_read_file(&f, k->key, (size_t) ngx_file_size(&fi), 0);
-
-    if (n != (ssize_t) ngx_file_size(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "collab: cannot read JWT key file \"%V\"", &file);
-        goto done;
-    }
-
-    k->key_len = (size_t) n;
-    k->key[k->key_len] = '\0';
+    k->key = key->data;
+    k->key_len = key->len;
     k->alg = a->alg;
     k->alg_name = a->name;
 
-    if (cf->args->nelts == 4) {
-        k->kid = value[3];
+    if (kid) {
+        k->kid = *kid;
     }
 
-    if (a->type == 0) {
-        /* a secret: the file's bytes, without one final newline */
-        if (k->key_len && k->key[k->key_len - 1] == '\n') {
-            k->key[--k->key_len] = '\0';
-        }
-
-        if (k->key_len < a->min) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "collab: the %s secret in \"%V\" is %uz "
-                               "bytes, at least %uz are needed", a->name,
-                               &file, k->key_len, a->min);
-            goto done;
-        }
-
-        if (ngx_strstrn(k->key, "-----BEGIN", 10 - 1)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "collab: \"%V\" holds a PEM key, not an %s "
-                               "secret", &file, a->name);
-            goto done;
-        }
-
-        rv = NGX_CONF_OK;
-        goto done;
+    if (a->type != 0) {
+        return ngx_http_collab_auth_check_pem(cf, a, from, k->key,
+                                              k->key_len);
     }
 
-    rv = ngx_http_collab_auth_check_pem(cf, a, &file, k->key, k->key_len);
-
-done:
-
-    if (ngx_close_file(f.fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &file);
+    if (k->key_len < a->min) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: the %s secret in \"%V\" is %uz "
+                           "bytes, at least %uz are needed", a->name,
+                           from, k->key_len, a->min);
+        return NGX_CONF_ERROR;
     }
 
-    return rv;
+    if (ngx_strstrn(k->key, "-----BEGIN", 10 - 1)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"%V\" holds a PEM key, not an %s "
+                           "secret", from, a->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

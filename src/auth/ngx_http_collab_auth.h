@@ -34,6 +34,22 @@ char *ngx_http_collab_auth_audience(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_collab_auth_admin_claim(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+/* collab_auth_jwt_jwks_file (ngx_http_collab_auth_jwks.c) */
+char *ngx_http_collab_auth_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/*
+ * For the key readers: a configuration file's bytes (NUL-ended, from
+ * cf->pool; the name made absolute), and a key added to acf, checked for
+ * its algorithm (alg) as nginx -t would, from (a file's name) in messages.
+ * key: a secret's bytes, or a PEM public key, NUL-ended and kept.
+ */
+ngx_int_t ngx_http_collab_auth_read_file(ngx_conf_t *cf, ngx_str_t *file,
+    size_t max, ngx_str_t *out);
+char *ngx_http_collab_auth_add_key(ngx_conf_t *cf,
+    ngx_http_collab_auth_conf_t *acf, ngx_str_t *alg, ngx_str_t *kid,
+    ngx_str_t *key, ngx_str_t *from);
+
 void ngx_http_collab_auth_create_conf(ngx_http_collab_auth_conf_t *acf);
 char *ngx_http_collab_auth_merge_conf(ngx_conf_t *cf,
     ngx_http_collab_auth_conf_t *prev, ngx_http_collab_auth_conf_t *conf);
