@@ -16,7 +16,33 @@ ssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $keys/ec.pem");
 ssl("pkey -in $keys/ec.pem -pubout -out $keys/ec.pub");
 ssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out $keys/ec384.pem");
 ssl("pkey -in $keys/ec384.pem -pubout -out $keys/ec384.pub");
-open(my $fh, '>', "$keys/short.key") or die;
+# identity-provider keys, published as JSON Web Key Sets
+for my $k (qw(idp rot-a rot-b)) {
+    ssl("genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out $keys/$k.pem");
+}
+ssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $keys/idp-ec.pem");
+ssl("rand -out $keys/idp-hs.bin 32");
+sub jwks {
+    my ($out, $spec) = @_;
+    system('node', "$Test::Collab::ROOT/t/js/lib/jwks.js", "$keys/$out",
+           $spec) == 0 or die "jwks $out";
+}
+jwks('idp.jwks', qq([{"file":"$keys/idp.pem","kid":"idp-1","alg":"RS256"},
+    {"file":"$keys/idp-ec.pem","kid":"idp-ec"},
+    {"file":"$keys/idp-hs.bin","kid":"idp-hs","alg":"HS256","oct":true},
+    {"file":"$keys/rot-b.pem","kid":"idp-enc","use":"enc"}]));
+jwks('rot.jwks', qq([{"file":"$keys/rot-a.pem","kid":"rot-a"}]));
+jwks('noalg.jwks', qq([{"file":"$keys/rot-a.pem","kid":"r"}]));
+jwks('dup.jwks', qq([{"file":"$keys/rot-a.pem","kid":"hs","alg":"RS256"}]));
+open(my $fh, '>', "$keys/priv.jwks") or die;
+print $fh '{"keys":[{"kty":"EC","crv":"P-256","kid":"p","d":"AAAA",'
+    . '"x":"' . ('A' x 43) . '","y":"' . ('A' x 43) . '"}]}';
+close $fh;
+open($fh, '>', "$keys/offcurve.jwks") or die;
+print $fh '{"keys":[{"kty":"EC","crv":"P-256","kid":"z",'
+    . '"x":"' . ('A' x 43) . '","y":"' . ('A' x 43) . '"}]}';
+close $fh;
+open($fh, '>', "$keys/short.key") or die;
 print $fh "too short\n";
 close $fh;
 $ENV{TEST_COLLAB_KEYS} = $keys;
@@ -29,6 +55,7 @@ run_tests(defaults => {
     collab_auth_jwt_key_file HS256 $TEST_COLLAB_KEYS/hs.key hs;
     collab_auth_jwt_key_file RS256 $TEST_COLLAB_KEYS/rsa.pub rs;
     collab_auth_jwt_key_file ES256 $TEST_COLLAB_KEYS/ec.pub es;
+    collab_auth_jwt_jwks_file $TEST_COLLAB_KEYS/idp.jwks;
     collab_auth_jwt_issuer https://id.test;
     collab_auth_jwt_audience collab other;
     collab_auth_jwt_arg token;
@@ -517,3 +544,188 @@ secret in
 --- must_die
 --- error_log
 "collab_auth_jwt on" needs at least one "collab_auth_jwt_key_file"
+
+
+
+=== TEST 14: keys from a JWKS file: RS256, ES256 (alg told by the curve) and an oct HS256 key let in by kid; their algs stay pinned; an encryption key is not a signing key
+--- node
+const crypto = require('crypto');
+const fs = require('fs');
+const WebSocket = require('ws');
+const C = require(process.cwd() + '/lib/collab-client');
+const keys = process.env.TEST_COLLAB_KEYS;
+const api = `${process.env.COLLAB_HTTP_URL}/api/t70/nodoc`;
+const idp = fs.readFileSync(`${keys}/idp.pem`);
+const idpPub = crypto.createPublicKey(idp).export({ type: 'spki',
+                                                    format: 'pem' });
+const ec = fs.readFileSync(`${keys}/idp-ec.pem`);
+const hs = fs.readFileSync(`${keys}/idp-hs.bin`);
+const enc = fs.readFileSync(`${keys}/rot-b.pem`);
+const now = Math.floor(Date.now() / 1000);
+const good = { sub: 'ann', iss: 'https://id.test', aud: 'collab',
+               exp: now + 600 };
+const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+function sign(alg, kid, key) {
+  const data = `${b64({ alg, kid })}.${b64(good)}`;
+  const bits = 'sha' + alg.slice(2);
+  const sig = /^HS/.test(alg)
+    ? crypto.createHmac(bits, key).update(data).digest()
+    : crypto.sign(bits, Buffer.from(data),
+                  /^ES/.test(alg) ? { key, dsaEncoding: 'ieee-p1363' } : key);
+  return `${data}.${sig.toString('base64url')}`;
+}
+async function status(t) {
+  const res = await fetch(api, { headers: { Authorization: `Bearer ${t}` } });
+  const body = await res.text();
+  return res.status === 401 ? `401 ${JSON.parse(body).reason}` : res.status;
+}
+
+C.main(async () => {
+  C.eq(await status(sign('RS256', 'idp-1', idp)), 404, 'RS256 by its kid');
+  C.eq(await status(sign('ES256', 'idp-ec', ec)), 404, 'ES256 by its kid');
+  C.eq(await status(sign('HS256', 'idp-hs', hs)), 404, 'oct HS256 by kid');
+  C.eq(await status(sign('HS256', 'idp-1', idpPub)),
+       '401 alg not the key\'s', 'HS256 signed with the RSA key\'s PEM');
+  C.eq(await status(sign('RS384', 'idp-1', idp)),
+       '401 alg not the key\'s', 'RS384 on an RS256 key');
+  C.eq(await status(sign('ES256', 'idp-1', ec)),
+       '401 alg not the key\'s', 'ES256 on the RSA key');
+  C.eq(await status(sign('RS256', 'idp-ec', idp)),
+       '401 alg not the key\'s', 'RS256 on the EC key');
+  C.eq(await status(sign('RS256', 'idp-enc', enc)), '401 unknown kid',
+       'the encryption key signs nothing');
+  C.eq(await status(sign('RS256', 'idp-1', enc)), '401 bad signature',
+       'another RSA key under the kid');
+
+  const ws = new WebSocket(process.env.COLLAB_WS_URL, { headers: {
+    Authorization: `Bearer ${sign('ES256', 'idp-ec', ec)}` } });
+  const code = await new Promise((resolve) => {
+    ws.on('open', () => resolve(101));
+    ws.on('unexpected-response', (q, res) => resolve(res.statusCode));
+    ws.on('error', () => resolve('error'));
+  });
+  C.eq(code, 101, 'the upgrade with a JWKS key');
+  ws.close();
+});
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: rotation: a new key published in the JWKS file is taken on reload, next to the old one; the old one, once withdrawn, is refused
+--- http_config
+    collab_postgres "$TEST_COLLAB_PG";
+    collab_redis $TEST_COLLAB_REDIS;
+    collab_auth_jwt on;
+    collab_auth_jwt_jwks_file $TEST_COLLAB_KEYS/rot.jwks RS256;
+    collab_auth_jwt_issuer https://id.test;
+--- node
+const crypto = require('crypto');
+const fs = require('fs');
+const C = require(process.cwd() + '/lib/collab-client');
+const { writeJwks } = require(process.cwd() + '/lib/jwks');
+const keys = process.env.TEST_COLLAB_KEYS;
+const api = `${process.env.COLLAB_HTTP_URL}/api/t70/nodoc`;
+const pidFile = '$TEST_NGINX_SERVROOT/logs/nginx.pid';
+const now = Math.floor(Date.now() / 1000);
+const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+function sign(kid) {
+  const data = `${b64({ alg: 'RS256', kid })}.${b64({
+    sub: 'ann', iss: 'https://id.test', exp: now + 600 })}`;
+  const key = fs.readFileSync(`${keys}/${kid}.pem`);
+  return `${data}.${crypto.sign('sha256', Buffer.from(data), key)
+    .toString('base64url')}`;
+}
+// a kept-alive connection to a worker that the reload retires may be
+// closed under the request: that is an answer to wait past, not a status
+async function status(kid) {
+  try {
+    const res = await fetch(api, { headers: {
+      Authorization: `Bearer ${sign(kid)}` } });
+    return res.status;
+  } catch (e) {
+    return `fetch failed (${e.cause ? e.cause.code : e.message})`;
+  }
+}
+// publish the keys, reload, and wait until the new workers answer as told
+async function publish(kids, expect) {
+  writeJwks(`${keys}/rot.jwks`, kids.map((kid) => ({
+    file: `${keys}/${kid}.pem`, kid })));
+  process.kill(Number(fs.readFileSync(pidFile, 'utf8')), 'SIGHUP');
+  const until = Date.now() + 10000;
+  let got;
+  for (;;) {
+    got = [await status('rot-a'), await status('rot-b')];
+    if (got.join() === expect.join() || Date.now() > until) {
+      return got;
+    }
+    await C.delay(100);
+  }
+}
+
+C.main(async () => {
+  C.eq([await status('rot-a'), await status('rot-b')], [404, 401],
+       'rot-a in, rot-b not yet published');
+  C.eq(await publish(['rot-a', 'rot-b'], [404, 404]), [404, 404],
+       'both published: both in, after the reload');
+  C.eq(await publish(['rot-b'], [401, 404]), [401, 404],
+       'rot-a withdrawn: refused after the reload');
+});
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: a JWKS file with a private key fails nginx -t, naming the key
+--- http_config
+    collab_auth_jwt_jwks_file $TEST_COLLAB_KEYS/priv.jwks;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+priv.jwks": key 1 (kid "p"): a private key
+
+
+
+=== TEST 17: an RSA key that names no alg, with no default in the directive
+--- http_config
+    collab_auth_jwt_jwks_file $TEST_COLLAB_KEYS/noalg.jwks;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+noalg.jwks": key 1 (kid "r"): no alg
+
+
+
+=== TEST 18: a JWKS kid that another key already has
+--- http_config
+    collab_auth_jwt_key_file HS256 $TEST_COLLAB_KEYS/hs.key hs;
+    collab_auth_jwt_jwks_file $TEST_COLLAB_KEYS/dup.jwks;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+JWT key id "hs" is duplicate
+
+
+
+=== TEST 19: an EC point that is not on its curve
+--- http_config
+    collab_auth_jwt_jwks_file $TEST_COLLAB_KEYS/offcurve.jwks;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+offcurve.jwks key 1": OpenSSL does not take the public key
+
+
+
+=== TEST 20: a JWKS file that is not a key set
+--- http_config
+    collab_auth_jwt_jwks_file $TEST_COLLAB_KEYS/hs.key;
+--- config
+    location /api/ { collab_api; }
+--- must_die
+--- error_log
+hs.key": not a JSON Web Key Set

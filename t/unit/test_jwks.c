@@ -14,7 +14,8 @@
 #define X48  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 #define RSA_KEY(extra)                                                        \
-    "{\"kty\":\"RSA\",\"n\":\"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri\","  \
+    "{\"kty\":\"RSA\","                                                       \
+    "\"n\":\"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri\","                 \
     "\"e\":\"AQAB\"" extra "}"
 
 
