@@ -33,6 +33,8 @@ typedef struct {
     ngx_str_t                  redis_addr;       /* collab_redis */
     ngx_str_t                  redis_host;       /* resolved, NUL-ended */
     ngx_uint_t                 redis_port;       /* 0: unix socket */
+    ngx_str_t                  redis_user;       /* user=, NUL-ended */
+    ngx_str_t                  redis_password;   /* password(_file)= */
     ngx_str_t                  redis_prefix;     /* collab_redis_prefix */
     ngx_msec_t                 redis_connect_timeout;
                                        /* collab_redis_connect_timeout */
@@ -99,6 +101,15 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_collab_module;
+
+
+/*
+ * A small file named in the configuration (a key, a password): its bytes,
+ * NUL-ended, from cf->pool; the name is made absolute; nginx -t messages
+ * call it what.
+ */
+ngx_int_t ngx_http_collab_conf_read_file(ngx_conf_t *cf, ngx_str_t *file,
+    size_t max, const char *what, ngx_str_t *out);
 
 
 #endif /* _NGX_HTTP_COLLAB_H_INCLUDED_ */

@@ -294,7 +294,9 @@ ngx_http_collab_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     file = value[2];
     kid = cf->args->nelts == 4 ? &value[3] : NULL;
 
-    if (ngx_http_collab_auth_read_file(cf, &file, 64 * 1024, &key) != NGX_OK)
+    if (ngx_http_collab_conf_read_file(cf, &file, 64 * 1024, "JWT key file",
+                                       &key)
+        != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -307,69 +309,6 @@ ngx_http_collab_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return ngx_http_collab_auth_add_key(cf, &clcf->auth, &value[1], kid,
                                         &key, &file);
-}
-
-
-ngx_int_t
-ngx_http_collab_auth_read_file(ngx_conf_t *cf, ngx_str_t *file, size_t max,
-    ngx_str_t *out)
-{
-    ssize_t          n;
-    ngx_int_t        rc;
-    ngx_file_t       f;
-    ngx_file_info_t  fi;
-
-    if (ngx_conf_full_name(cf->cycle, file, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&f, sizeof(ngx_file_t));
-    f.name = *file;
-    f.log = cf->log;
-    f.fd = ngx_open_file(file->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (f.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "collab: cannot open JWT key file \"%V\"", file);
-        return NGX_ERROR;
-    }
-
-    rc = NGX_ERROR;
-
-    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR
-        || (size_t) ngx_file_size(&fi) > max)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "collab: JWT key file \"%V\" is not a regular "
-                           "file of at most %uz bytes", file, max);
-        goto done;
-    }
-
-    out->data = ngx_pnalloc(cf->pool, (size_t) ngx_file_size(&fi) + 1);
-    if (out->data == NULL) {
-        goto done;
-    }
-
-    n = ngx_read_file(&f, out->data, (size_t) ngx_file_size(&fi), 0);
-
-    if (n != (ssize_t) ngx_file_size(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "collab: cannot read JWT key file \"%V\"", file);
-        goto done;
-    }
-
-    out->len = (size_t) n;
-    out->data[out->len] = '\0';
-    rc = NGX_OK;
-
-done:
-
-    if (ngx_close_file(f.fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", file);
-    }
-
-    return rc;
 }
 
 

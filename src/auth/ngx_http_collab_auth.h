@@ -39,13 +39,10 @@ char *ngx_http_collab_auth_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /*
- * For the key readers: a configuration file's bytes (NUL-ended, from
- * cf->pool; the name made absolute), and a key added to acf, checked for
- * its algorithm (alg) as nginx -t would, from (a file's name) in messages.
- * key: a secret's bytes, or a PEM public key, NUL-ended and kept.
+ * For the key readers: a key added to acf, checked for its algorithm (alg)
+ * as nginx -t would, from (a file's name) in messages.  key: a secret's
+ * bytes, or a PEM public key, NUL-ended and kept.
  */
-ngx_int_t ngx_http_collab_auth_read_file(ngx_conf_t *cf, ngx_str_t *file,
-    size_t max, ngx_str_t *out);
 char *ngx_http_collab_auth_add_key(ngx_conf_t *cf,
     ngx_http_collab_auth_conf_t *acf, ngx_str_t *alg, ngx_str_t *kid,
     ngx_str_t *key, ngx_str_t *from);

@@ -41,7 +41,8 @@ ngx_http_collab_auth_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     file = value[1];
 
-    if (ngx_http_collab_auth_read_file(cf, &file, COLLAB_JWKS_MAX_LEN, &json)
+    if (ngx_http_collab_conf_read_file(cf, &file, COLLAB_JWKS_MAX_LEN,
+                                       "JWT key file", &json)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;

@@ -41,6 +41,14 @@ static void ngx_http_collab_redis_publish_done(redisAsyncContext *ac,
 static void ngx_http_collab_redis_command_done(redisAsyncContext *ac,
     void *reply, void *privdata);
 static void ngx_http_collab_redis_status(ngx_http_collab_status_t *st);
+static ngx_int_t ngx_http_collab_redis_options(ngx_conf_t *cf,
+    ngx_http_collab_main_conf_t *cmcf);
+static void ngx_http_collab_redis_auth(ngx_http_collab_redis_conn_t *conn,
+    redisAsyncContext *ac);
+static void ngx_http_collab_redis_auth_done(redisAsyncContext *ac,
+    void *reply, void *privdata);
+static void ngx_http_collab_redis_up(ngx_http_collab_redis_conn_t *conn,
+    const redisAsyncContext *ac);
 
 
 ngx_http_collab_redis_worker_t  ngx_http_collab_redis_worker;
@@ -75,6 +83,10 @@ ngx_http_collab_redis_set_addr(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
     cmcf->redis_addr = value[1];
+
+    if (ngx_http_collab_redis_options(cf, cmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     ngx_memzero(&u, sizeof(ngx_url_t));
     u.url = value[1];
@@ -129,6 +141,79 @@ ngx_http_collab_redis_set_addr(ngx_conf_t *cf, ngx_command_t *cmd,
     cmcf->redis_port = ngx_inet_get_port(u.addrs[0].sockaddr);
 
     return NGX_CONF_OK;
+}
+
+
+/* user=<name>, password=<secret> or password_file=<file>: Redis AUTH */
+static ngx_int_t
+ngx_http_collab_redis_options(ngx_conf_t *cf,
+    ngx_http_collab_main_conf_t *cmcf)
+{
+    ngx_str_t   *value, v, file;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        v = value[i];
+
+        if (v.len > 5 && ngx_strncmp(v.data, "user=", 5) == 0) {
+            cmcf->redis_user.data = v.data + 5;
+            cmcf->redis_user.len = v.len - 5;
+            continue;
+        }
+
+        if (v.len > 9 && ngx_strncmp(v.data, "password=", 9) == 0) {
+            cmcf->redis_password.data = v.data + 9;
+            cmcf->redis_password.len = v.len - 9;
+            continue;
+        }
+
+        if (v.len > 14 && ngx_strncmp(v.data, "password_file=", 14) == 0) {
+            file.data = v.data + 14;
+            file.len = v.len - 14;
+
+            if (ngx_http_collab_conf_read_file(cf, &file, 1024,
+                                               "Redis password file",
+                                               &cmcf->redis_password)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            /* the file's bytes without one final newline */
+            if (cmcf->redis_password.len
+                && cmcf->redis_password.data[cmcf->redis_password.len - 1]
+                   == '\n')
+            {
+                cmcf->redis_password.data[--cmcf->redis_password.len] = '\0';
+            }
+
+            if (cmcf->redis_password.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "collab: Redis password file \"%V\" is "
+                                   "empty", &file);
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: invalid \"collab_redis\" option "
+                           "\"%V\" (user=, password= or password_file=)",
+                           &v);
+        return NGX_ERROR;
+    }
+
+    if (cmcf->redis_user.len && cmcf->redis_password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_redis\" user= needs a "
+                           "password= or password_file=");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -425,6 +510,17 @@ ngx_http_collab_redis_timeout_handler(ngx_event_t *ev)
         return;
     }
 
+    if (conn->authing) {
+        /* connected, but AUTH unanswered: hiredis tells the disconnect */
+        ngx_log_error(NGX_LOG_ERR, ngx_http_collab_redis_worker.log, 0,
+                      "collab: redis %s connection to \"%V\": AUTH timed "
+                      "out", conn->name,
+                      &ngx_http_collab_redis_worker.cmcf->redis_addr);
+        conn->refused = 1;
+        redisAsyncDisconnect(ac);
+        return;
+    }
+
     /* not connected yet: hiredis calls no disconnect callback */
     redisAsyncFree(ac);
 
@@ -450,6 +546,98 @@ ngx_http_collab_redis_connected(const redisAsyncContext *ac, int status)
         ngx_http_collab_redis_failed(conn, ac->errstr);
         return;
     }
+
+    if (w->cmcf->redis_password.len) {
+        ngx_http_collab_redis_auth(conn, (redisAsyncContext *) ac);
+        return;
+    }
+
+    ngx_http_collab_redis_up(conn, ac);
+}
+
+
+/* AUTH [user] password, first on every connection: up once it says OK */
+static void
+ngx_http_collab_redis_auth(ngx_http_collab_redis_conn_t *conn,
+    redisAsyncContext *ac)
+{
+    int                           argc;
+    size_t                        argvlen[3];
+    const char                   *argv[3];
+    ngx_http_collab_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_collab_redis_worker.cmcf;
+
+    argc = 0;
+    argv[argc] = "AUTH";
+    argvlen[argc++] = 4;
+
+    if (cmcf->redis_user.len) {
+        argv[argc] = (const char *) cmcf->redis_user.data;
+        argvlen[argc++] = cmcf->redis_user.len;
+    }
+
+    argv[argc] = (const char *) cmcf->redis_password.data;
+    argvlen[argc++] = cmcf->redis_password.len;
+
+    /* still "connecting" (nothing else is sent) until the answer */
+    conn->authing = 1;
+    ngx_add_timer(&conn->timeout, cmcf->redis_connect_timeout);
+
+    if (redisAsyncCommandArgv(ac, ngx_http_collab_redis_auth_done, conn,
+                              argc, argv, argvlen)
+        != REDIS_OK)
+    {
+        conn->refused = 1;
+        redisAsyncDisconnect(ac);
+    }
+}
+
+
+static void
+ngx_http_collab_redis_auth_done(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply                    *r;
+    ngx_http_collab_redis_conn_t  *conn;
+
+    conn = privdata;
+    r = reply;
+
+    if (r == NULL) {
+        /* the connection went away: the disconnect callback says so */
+        return;
+    }
+
+    conn->authing = 0;
+
+    if (conn->timeout.timer_set) {
+        ngx_del_timer(&conn->timeout);
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* the reply names the failure, never the password */
+        ngx_log_error(NGX_LOG_ERR, ngx_http_collab_redis_worker.log, 0,
+                      "collab: redis %s connection to \"%V\": AUTH "
+                      "refused: %*s", conn->name,
+                      &ngx_http_collab_redis_worker.cmcf->redis_addr,
+                      (size_t) r->len, r->str);
+        conn->refused = 1;
+        redisAsyncDisconnect(ac);
+        return;
+    }
+
+    ngx_http_collab_redis_up(conn, ac);
+}
+
+
+static void
+ngx_http_collab_redis_up(ngx_http_collab_redis_conn_t *conn,
+    const redisAsyncContext *ac)
+{
+    ngx_http_collab_redis_worker_t  *w;
+
+    w = &ngx_http_collab_redis_worker;
 
     conn->state = NGX_HTTP_COLLAB_REDIS_UP;
     conn->failures = 0;
@@ -494,12 +682,25 @@ ngx_http_collab_redis_disconnected(const redisAsyncContext *ac, int status)
 
     conn->ac = NULL;
     conn->state = NGX_HTTP_COLLAB_REDIS_DOWN;
+    conn->authing = 0;
+
+    if (conn->timeout.timer_set) {
+        ngx_del_timer(&conn->timeout);
+    }
 
     if (conn == &w->conn[NGX_HTTP_COLLAB_REDIS_SUB]) {
         ngx_http_collab_redis_pubsub_down();
 
     } else if (conn == &w->conn[NGX_HTTP_COLLAB_REDIS_LCK]) {
         ngx_http_collab_redis_lock_down();
+    }
+
+    if (conn->refused) {
+        /* AUTH refused: retried, with a growing delay */
+        conn->refused = 0;
+        conn->failed++;
+        ngx_http_collab_redis_schedule(conn, "failed", "AUTH refused");
+        return;
     }
 
     /* lost, not failed: back to the shortest delay */

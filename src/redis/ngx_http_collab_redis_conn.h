@@ -35,6 +35,8 @@ typedef struct {
     ngx_uint_t                     failures;    /* in a row: the backoff */
     ngx_event_t                    retry;
     ngx_event_t                    timeout;     /* connect timeout */
+    unsigned                       authing:1;   /* AUTH unanswered */
+    unsigned                       refused:1;   /* AUTH said no */
 
     uint64_t                       connects;
     uint64_t                       disconnects;
