@@ -7,6 +7,13 @@
 #                                  line on stdout is the libpq conninfo
 #   .ci/pg.sh stop <dir>           fast shutdown (no error if not running)
 #   .ci/pg.sh status <dir>         exit 0 if running
+#   .ci/pg.sh standby <dir> <port> <primary port>
+#                                  a streaming replica of the cluster on
+#                                  <primary port> (pg_basebackup -R), started
+#                                  on <port>; the last line is its conninfo
+#   .ci/pg.sh promote <dir>        the replica becomes a primary
+#   .ci/pg.sh crash <dir>          immediate shutdown (as a crash: no
+#                                  checkpoint, clients cut off)
 #
 # As root the server runs as "postgres" (runuser), so <dir> must not live
 # under the checkout (which postgres may not be able to read).  fsync and
@@ -170,6 +177,46 @@ stop() {
     fi
 }
 
+standby() {
+    local port=$1 primary=$2
+
+    start_dir "$port"
+    data=$dir/data
+    [ ${#dir} -le 80 ] || die "'$dir' is too long for a socket directory"
+    running && { conninfo "$(running_port)"; return 0; }
+
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres: "$dir"
+    fi
+    rm -rf "$data"
+    as_owner "$pgbin/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres \
+        -D "$data" -R -X stream -c fast > "$dir/basebackup.log" 2>&1 \
+        || { tail -20 "$dir/basebackup.log" >&2; die "pg_basebackup failed"; }
+    # the copy has the primary's settings: its own socket directory and name
+    as_owner tee -a "$data/postgresql.conf" > /dev/null <<EOF
+
+# streaming replica of 127.0.0.1:$primary (.ci/pg.sh standby)
+unix_socket_directories = '$dir'
+cluster_name = 'standby$port'
+EOF
+    as_owner "$pgbin/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 \
+        -o "-p $port" start > /dev/null \
+        || { tail -20 "$dir/postgres.log" >&2 || true; \
+             die "pg_ctl start of the standby failed"; }
+    conninfo "$port"
+}
+
+promote() {
+    as_owner "$pgbin/pg_ctl" -D "$data" -w -t 60 promote > /dev/null \
+        || die "pg_ctl promote failed"
+}
+
+crash() {
+    [ -f "$data/postmaster.pid" ] || return 0
+    as_owner "$pgbin/pg_ctl" -D "$data" -m immediate -w stop \
+        > /dev/null 2>&1 || true
+}
+
 cmd=${1:-}
 dir=${2:-}
 [ -n "$dir" ] || usage
@@ -179,5 +226,8 @@ case $cmd in
     start)  [ $# -eq 3 ] || usage; start "$3" ;;
     stop)   stop ;;
     status) running ;;
+    standby) [ $# -eq 4 ] || usage; standby "$3" "$4" ;;
+    promote) promote ;;
+    crash)  crash ;;
     *)      usage ;;
 esac
