@@ -101,7 +101,7 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       NULL },
 
     { ngx_string("collab_redis"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_collab_redis_set_addr,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,

@@ -13,7 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(
     build-essential nginx nginx-dev
     libpq-dev libhiredis-dev libyajl-dev libjwt-dev zlib1g-dev libssl-dev libsodium-dev
-    postgresql postgresql-client redis-server redis-tools
+    postgresql postgresql-client redis-server redis-tools redis-sentinel
     libtest-base-perl clang libclang-rt-14-dev
     procps
     chromium fonts-noto-color-emoji

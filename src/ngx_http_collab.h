@@ -19,6 +19,13 @@
 #define NGX_HTTP_COLLAB_VERSION  "0.1.0"
 
 
+/* a Redis server or Sentinel: an address, never a name (NUL-ended) */
+typedef struct {
+    ngx_str_t                  host;             /* or a unix socket path */
+    ngx_uint_t                 port;             /* 0: unix socket */
+} ngx_http_collab_redis_addr_t;
+
+
 /* http{} level: settings that own per-worker external connections */
 typedef struct {
     ngx_str_t                  pg_conninfo;      /* collab_postgres */
@@ -30,9 +37,10 @@ typedef struct {
     ngx_msec_t                 commit_wait;      /* collab_commit_wait */
     ngx_msec_t                 access_ttl;       /* collab_access_cache_ttl */
 
-    ngx_str_t                  redis_addr;       /* collab_redis */
-    ngx_str_t                  redis_host;       /* resolved, NUL-ended */
-    ngx_uint_t                 redis_port;       /* 0: unix socket */
+    ngx_str_t                  redis_addr;       /* collab_redis, as said */
+    ngx_http_collab_redis_addr_t  redis_server;  /* without Sentinels */
+    ngx_str_t                  redis_sentinel_name;  /* sentinel= */
+    ngx_array_t               *redis_sentinels;  /* of ..._redis_addr_t */
     ngx_str_t                  redis_user;       /* user=, NUL-ended */
     ngx_str_t                  redis_password;   /* password(_file)= */
     ngx_str_t                  redis_prefix;     /* collab_redis_prefix */

@@ -92,7 +92,7 @@ C.main(async () => {
 });
 --- error_log eval
 [qr/redis command connection to "[^"]+": AUTH refused: WRONGPASS/,
- qr/redis command connection to "[^"]+" failed: AUTH refused, reconnecting in \d+ ms \(attempt 2\)/]
+ qr/redis command connection to "[^"]+" failed: refused, reconnecting in \d+ ms \(attempt 2\)/]
 --- no_error_log
 wrong-collab-pw
 
@@ -131,3 +131,21 @@ empty.pass" is empty
 --- must_die
 --- error_log
 cannot open Redis password file
+
+
+
+=== TEST 7: two addresses without sentinel=
+--- http_config
+    collab_redis 127.0.0.1:1 127.0.0.1:2;
+--- must_die
+--- error_log
+"collab_redis" takes one address, or sentinel=<master name> and the Sentinels' addresses
+
+
+
+=== TEST 8: a Sentinel on a unix socket
+--- http_config
+    collab_redis sentinel=m unix:/tmp/sentinel.sock;
+--- must_die
+--- error_log
+invalid "collab_redis" address "unix:/tmp/sentinel.sock": expected host:port

@@ -41,14 +41,6 @@ static void ngx_http_collab_redis_publish_done(redisAsyncContext *ac,
 static void ngx_http_collab_redis_command_done(redisAsyncContext *ac,
     void *reply, void *privdata);
 static void ngx_http_collab_redis_status(ngx_http_collab_status_t *st);
-static ngx_int_t ngx_http_collab_redis_options(ngx_conf_t *cf,
-    ngx_http_collab_main_conf_t *cmcf);
-static void ngx_http_collab_redis_auth(ngx_http_collab_redis_conn_t *conn,
-    redisAsyncContext *ac);
-static void ngx_http_collab_redis_auth_done(redisAsyncContext *ac,
-    void *reply, void *privdata);
-static void ngx_http_collab_redis_up(ngx_http_collab_redis_conn_t *conn,
-    const redisAsyncContext *ac);
 
 
 ngx_http_collab_redis_worker_t  ngx_http_collab_redis_worker;
@@ -64,157 +56,6 @@ static const char  *ngx_http_collab_redis_conn_names[] = {
 static const char  *ngx_http_collab_redis_state_names[] = {
     "disconnected", "connecting", "connected"
 };
-
-
-char *
-ngx_http_collab_redis_set_addr(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_collab_main_conf_t  *cmcf = conf;
-
-    size_t      len;
-    u_char     *p;
-    ngx_url_t   u;
-    ngx_str_t  *value;
-
-    if (cmcf->redis_addr.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    cmcf->redis_addr = value[1];
-
-    if (ngx_http_collab_redis_options(cf, cmcf) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = value[1];
-    u.default_port = 6379;
-
-    /* resolved here, once: workers must not block on DNS */
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "collab: invalid \"collab_redis\" address "
-                           "\"%V\": %s", &value[1],
-                           u.err ? u.err : "cannot parse");
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.uri.len || u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "collab: invalid \"collab_redis\" address "
-                           "\"%V\": expected host:port or unix:/path",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.family == AF_UNIX) {
-        len = value[1].len - 5;
-
-        p = ngx_pnalloc(cf->pool, len + 1);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memcpy(p, value[1].data + 5, len);
-        p[len] = '\0';
-
-        cmcf->redis_host.data = p;
-        cmcf->redis_host.len = len;
-        cmcf->redis_port = 0;
-
-        return NGX_CONF_OK;
-    }
-
-    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
-                        NGX_SOCKADDR_STRLEN, 0);
-    p[len] = '\0';
-
-    cmcf->redis_host.data = p;
-    cmcf->redis_host.len = len;
-    cmcf->redis_port = ngx_inet_get_port(u.addrs[0].sockaddr);
-
-    return NGX_CONF_OK;
-}
-
-
-/* user=<name>, password=<secret> or password_file=<file>: Redis AUTH */
-static ngx_int_t
-ngx_http_collab_redis_options(ngx_conf_t *cf,
-    ngx_http_collab_main_conf_t *cmcf)
-{
-    ngx_str_t   *value, v, file;
-    ngx_uint_t   i;
-
-    value = cf->args->elts;
-
-    for (i = 2; i < cf->args->nelts; i++) {
-        v = value[i];
-
-        if (v.len > 5 && ngx_strncmp(v.data, "user=", 5) == 0) {
-            cmcf->redis_user.data = v.data + 5;
-            cmcf->redis_user.len = v.len - 5;
-            continue;
-        }
-
-        if (v.len > 9 && ngx_strncmp(v.data, "password=", 9) == 0) {
-            cmcf->redis_password.data = v.data + 9;
-            cmcf->redis_password.len = v.len - 9;
-            continue;
-        }
-
-        if (v.len > 14 && ngx_strncmp(v.data, "password_file=", 14) == 0) {
-            file.data = v.data + 14;
-            file.len = v.len - 14;
-
-            if (ngx_http_collab_conf_read_file(cf, &file, 1024,
-                                               "Redis password file",
-                                               &cmcf->redis_password)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            /* the file's bytes without one final newline */
-            if (cmcf->redis_password.len
-                && cmcf->redis_password.data[cmcf->redis_password.len - 1]
-                   == '\n')
-            {
-                cmcf->redis_password.data[--cmcf->redis_password.len] = '\0';
-            }
-
-            if (cmcf->redis_password.len == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "collab: Redis password file \"%V\" is "
-                                   "empty", &file);
-                return NGX_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "collab: invalid \"collab_redis\" option "
-                           "\"%V\" (user=, password= or password_file=)",
-                           &v);
-        return NGX_ERROR;
-    }
-
-    if (cmcf->redis_user.len && cmcf->redis_password.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "collab: \"collab_redis\" user= needs a "
-                           "password= or password_file=");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
 
 
 ngx_int_t
@@ -263,6 +104,14 @@ ngx_http_collab_redis_init_process(ngx_cycle_t *cycle,
 
     w->enabled = 1;
 
+    if (cmcf->redis_sentinels == NULL) {
+        w->master = cmcf->redis_server;
+        w->master_known = 1;
+
+    } else {
+        ngx_http_collab_redis_sentinel_init();
+    }
+
     ngx_http_collab_redis_pubsub_init();
     ngx_http_collab_redis_lock_init_process();
 
@@ -303,6 +152,8 @@ ngx_http_collab_redis_exit_process(ngx_cycle_t *cycle)
     }
 
     w->exiting = 1;
+
+    ngx_http_collab_redis_sentinel_exit();
 
     for (i = 0; i < NGX_HTTP_COLLAB_REDIS_NCONN; i++) {
         conn = &w->conn[i];
@@ -410,13 +261,20 @@ ngx_http_collab_redis_connect(ngx_http_collab_redis_conn_t *conn)
                    "collab: redis %s connection: connecting to %V",
                    conn->name, &cmcf->redis_addr);
 
+    if (!w->master_known) {
+        /* the Sentinels name it first; the answer connects us */
+        conn->waiting = 1;
+        ngx_http_collab_redis_sentinel_ask();
+        return;
+    }
+
     /* an address, never a name: resolved at configuration time */
-    if (cmcf->redis_port == 0) {
-        ac = redisAsyncConnectUnix((char *) cmcf->redis_host.data);
+    if (w->master.port == 0) {
+        ac = redisAsyncConnectUnix((char *) w->master.host.data);
 
     } else {
-        ac = redisAsyncConnect((char *) cmcf->redis_host.data,
-                               (int) cmcf->redis_port);
+        ac = redisAsyncConnect((char *) w->master.host.data,
+                               (int) w->master.port);
     }
 
     if (ac == NULL) {
@@ -473,6 +331,11 @@ ngx_http_collab_redis_schedule(ngx_http_collab_redis_conn_t *conn,
         return;
     }
 
+    if (w->cmcf->redis_sentinels) {
+        /* a failover may be why: ask the Sentinels again */
+        w->master_known = 0;
+    }
+
     delay = NGX_HTTP_COLLAB_REDIS_BACKOFF_MIN << ngx_min(conn->failures, 8);
     delay = ngx_min(delay, NGX_HTTP_COLLAB_REDIS_BACKOFF_MAX);
     conn->failures++;
@@ -511,10 +374,10 @@ ngx_http_collab_redis_timeout_handler(ngx_event_t *ev)
     }
 
     if (conn->authing) {
-        /* connected, but AUTH unanswered: hiredis tells the disconnect */
+        /* connected, but AUTH or ROLE unanswered: hiredis tells */
         ngx_log_error(NGX_LOG_ERR, ngx_http_collab_redis_worker.log, 0,
-                      "collab: redis %s connection to \"%V\": AUTH timed "
-                      "out", conn->name,
+                      "collab: redis %s connection to \"%V\": no answer "
+                      "to AUTH or ROLE", conn->name,
                       &ngx_http_collab_redis_worker.cmcf->redis_addr);
         conn->refused = 1;
         redisAsyncDisconnect(ac);
@@ -531,10 +394,8 @@ ngx_http_collab_redis_timeout_handler(ngx_event_t *ev)
 static void
 ngx_http_collab_redis_connected(const redisAsyncContext *ac, int status)
 {
-    ngx_http_collab_redis_conn_t    *conn;
-    ngx_http_collab_redis_worker_t  *w;
+    ngx_http_collab_redis_conn_t  *conn;
 
-    w = &ngx_http_collab_redis_worker;
     conn = ac->data;
 
     if (conn->timeout.timer_set) {
@@ -547,91 +408,88 @@ ngx_http_collab_redis_connected(const redisAsyncContext *ac, int status)
         return;
     }
 
-    if (w->cmcf->redis_password.len) {
-        ngx_http_collab_redis_auth(conn, (redisAsyncContext *) ac);
-        return;
-    }
-
-    ngx_http_collab_redis_up(conn, ac);
+    /* AUTH, the master's ROLE: then up (ngx_http_collab_redis_hello.c) */
+    ngx_http_collab_redis_hello(conn, (redisAsyncContext *) ac);
 }
 
 
-/* AUTH [user] password, first on every connection: up once it says OK */
-static void
-ngx_http_collab_redis_auth(ngx_http_collab_redis_conn_t *conn,
-    redisAsyncContext *ac)
+void
+ngx_http_collab_redis_master_found(u_char *host, size_t len,
+    ngx_uint_t port, ngx_http_collab_redis_addr_t *by)
 {
-    int                           argc;
-    size_t                        argvlen[3];
-    const char                   *argv[3];
-    ngx_http_collab_main_conf_t  *cmcf;
+    ngx_uint_t                       i;
+    ngx_http_collab_redis_conn_t    *conn;
+    ngx_http_collab_redis_worker_t  *w;
 
-    cmcf = ngx_http_collab_redis_worker.cmcf;
+    w = &ngx_http_collab_redis_worker;
 
-    argc = 0;
-    argv[argc] = "AUTH";
-    argvlen[argc++] = 4;
+    len = ngx_min(len, NGX_SOCKADDR_STRLEN);
+    ngx_memcpy(w->master_host, host, len);
+    w->master_host[len] = '\0';
+    w->master.host.data = w->master_host;
+    w->master.host.len = len;
+    w->master.port = port;
+    w->master_known = 1;
 
-    if (cmcf->redis_user.len) {
-        argv[argc] = (const char *) cmcf->redis_user.data;
-        argvlen[argc++] = cmcf->redis_user.len;
-    }
+    ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                  "collab: redis master \"%V\" is at %V:%ui (Sentinel "
+                  "%V:%ui)", &w->cmcf->redis_sentinel_name, &w->master.host,
+                  port, &by->host, by->port);
 
-    argv[argc] = (const char *) cmcf->redis_password.data;
-    argvlen[argc++] = cmcf->redis_password.len;
+    for (i = 0; i < NGX_HTTP_COLLAB_REDIS_NCONN; i++) {
+        conn = &w->conn[i];
 
-    /* still "connecting" (nothing else is sent) until the answer */
-    conn->authing = 1;
-    ngx_add_timer(&conn->timeout, cmcf->redis_connect_timeout);
-
-    if (redisAsyncCommandArgv(ac, ngx_http_collab_redis_auth_done, conn,
-                              argc, argv, argvlen)
-        != REDIS_OK)
-    {
-        conn->refused = 1;
-        redisAsyncDisconnect(ac);
+        if (conn->waiting) {
+            conn->waiting = 0;
+            ngx_http_collab_redis_connect(conn);
+        }
     }
 }
 
 
-static void
-ngx_http_collab_redis_auth_done(redisAsyncContext *ac, void *reply,
-    void *privdata)
+/* a failover: every connection is made again, to the new master */
+void
+ngx_http_collab_redis_master_moved(void)
 {
-    redisReply                    *r;
-    ngx_http_collab_redis_conn_t  *conn;
+    ngx_uint_t                       i;
+    ngx_http_collab_redis_conn_t    *conn;
+    ngx_http_collab_redis_worker_t  *w;
 
-    conn = privdata;
-    r = reply;
+    w = &ngx_http_collab_redis_worker;
+    w->master_known = 0;
 
-    if (r == NULL) {
-        /* the connection went away: the disconnect callback says so */
-        return;
+    for (i = 0; i < NGX_HTTP_COLLAB_REDIS_NCONN; i++) {
+        conn = &w->conn[i];
+
+        if (conn->ac && conn->state != NGX_HTTP_COLLAB_REDIS_DOWN) {
+            /* the disconnect callback reconnects, asking the Sentinels */
+            redisAsyncDisconnect(conn->ac);
+        }
     }
-
-    conn->authing = 0;
-
-    if (conn->timeout.timer_set) {
-        ngx_del_timer(&conn->timeout);
-    }
-
-    if (r->type == REDIS_REPLY_ERROR) {
-        /* the reply names the failure, never the password */
-        ngx_log_error(NGX_LOG_ERR, ngx_http_collab_redis_worker.log, 0,
-                      "collab: redis %s connection to \"%V\": AUTH "
-                      "refused: %*s", conn->name,
-                      &ngx_http_collab_redis_worker.cmcf->redis_addr,
-                      (size_t) r->len, r->str);
-        conn->refused = 1;
-        redisAsyncDisconnect(ac);
-        return;
-    }
-
-    ngx_http_collab_redis_up(conn, ac);
 }
 
 
-static void
+void
+ngx_http_collab_redis_master_unknown(const char *reason)
+{
+    ngx_uint_t                       i;
+    ngx_http_collab_redis_conn_t    *conn;
+    ngx_http_collab_redis_worker_t  *w;
+
+    w = &ngx_http_collab_redis_worker;
+
+    for (i = 0; i < NGX_HTTP_COLLAB_REDIS_NCONN; i++) {
+        conn = &w->conn[i];
+
+        if (conn->waiting) {
+            conn->waiting = 0;
+            ngx_http_collab_redis_failed(conn, reason);
+        }
+    }
+}
+
+
+void
 ngx_http_collab_redis_up(ngx_http_collab_redis_conn_t *conn,
     const redisAsyncContext *ac)
 {
@@ -643,7 +501,7 @@ ngx_http_collab_redis_up(ngx_http_collab_redis_conn_t *conn,
     conn->failures = 0;
     conn->connects++;
 
-    if (w->cmcf->redis_port != 0) {
+    if (w->master.port != 0) {
         /* notices a vanished peer on an idle connection */
         (void) redisEnableKeepAlive((redisContext *) &ac->c);
     }
@@ -696,10 +554,10 @@ ngx_http_collab_redis_disconnected(const redisAsyncContext *ac, int status)
     }
 
     if (conn->refused) {
-        /* AUTH refused: retried, with a growing delay */
+        /* AUTH or ROLE said no: retried, with a growing delay */
         conn->refused = 0;
         conn->failed++;
-        ngx_http_collab_redis_schedule(conn, "failed", "AUTH refused");
+        ngx_http_collab_redis_schedule(conn, "failed", "refused");
         return;
     }
 

@@ -35,8 +35,9 @@ typedef struct {
     ngx_uint_t                     failures;    /* in a row: the backoff */
     ngx_event_t                    retry;
     ngx_event_t                    timeout;     /* connect timeout */
-    unsigned                       authing:1;   /* AUTH unanswered */
-    unsigned                       refused:1;   /* AUTH said no */
+    unsigned                       authing:1;   /* hello unanswered */
+    unsigned                       refused:1;   /* AUTH or ROLE said no */
+    unsigned                       waiting:1;   /* for the Sentinels */
 
     uint64_t                       connects;
     uint64_t                       disconnects;
@@ -73,11 +74,43 @@ typedef struct {
     ngx_http_collab_redis_stats_t  stats;
     ngx_uint_t                     enabled;
     ngx_uint_t                     exiting;          /* exit_process */
+
+    /* the server connected to: collab_redis's, or the Sentinels' master */
+    ngx_http_collab_redis_addr_t   master;
+    ngx_uint_t                     master_known;
+    u_char                         master_host[NGX_SOCKADDR_STRLEN + 1];
     ngx_uint_t                     shutting_down;    /* graceful exit */
 } ngx_http_collab_redis_worker_t;
 
 
 extern ngx_http_collab_redis_worker_t  ngx_http_collab_redis_worker;
+
+
+/* connected (and said hello): the connection is used from now on */
+void ngx_http_collab_redis_up(ngx_http_collab_redis_conn_t *conn,
+    const redisAsyncContext *ac);
+
+/*
+ * The first exchange on a new connection (ngx_http_collab_redis_hello.c):
+ * AUTH when there is a password, ROLE when the Sentinels named the
+ * server (it must still be the master); then ngx_http_collab_redis_up(),
+ * or a disconnect with conn->refused set.
+ */
+void ngx_http_collab_redis_hello(ngx_http_collab_redis_conn_t *conn,
+    redisAsyncContext *ac);
+
+/*
+ * Sentinels (ngx_http_collab_redis_sentinel.c): ask them, one after the
+ * other, where the master is; the answer comes back through
+ * ngx_http_collab_redis_master_found() or _master_unknown(), later.
+ */
+void ngx_http_collab_redis_sentinel_init(void);
+void ngx_http_collab_redis_sentinel_ask(void);
+void ngx_http_collab_redis_sentinel_exit(void);
+void ngx_http_collab_redis_master_moved(void);
+void ngx_http_collab_redis_master_found(u_char *host, size_t len,
+    ngx_uint_t port, ngx_http_collab_redis_addr_t *by);
+void ngx_http_collab_redis_master_unknown(const char *reason);
 
 
 /* the context of a connection that is up, or NULL */
