@@ -184,6 +184,13 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       offsetof(ngx_http_collab_loc_conf_t, pong_timeout),
       NULL },
 
+    { ngx_string("collab_send_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_collab_loc_conf_t, send_timeout),
+      NULL },
+
     { ngx_string("collab_allowed_origins"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_collab_ws_allowed_origins,
@@ -501,6 +508,7 @@ ngx_http_collab_create_loc_conf(ngx_conf_t *cf)
     clcf->send_queue_limit = NGX_CONF_UNSET_SIZE;
     clcf->ping_interval = NGX_CONF_UNSET_MSEC;
     clcf->pong_timeout = NGX_CONF_UNSET_MSEC;
+    clcf->send_timeout = NGX_CONF_UNSET_MSEC;
     clcf->allowed_origins = NGX_CONF_UNSET_PTR;
     clcf->api = NGX_CONF_UNSET;
     clcf->max_subscriptions = NGX_CONF_UNSET_UINT;
@@ -533,6 +541,8 @@ ngx_http_collab_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               30000);
     ngx_conf_merge_msec_value(conf->pong_timeout, prev->pong_timeout,
                               10000);
+    ngx_conf_merge_msec_value(conf->send_timeout, prev->send_timeout,
+                              60000);
     ngx_conf_merge_ptr_value(conf->allowed_origins, prev->allowed_origins,
                              NULL);
     ngx_conf_merge_value(conf->api, prev->api, 0);

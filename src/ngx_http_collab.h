@@ -80,6 +80,7 @@ typedef struct {
     size_t                     send_queue_limit; /* collab_send_queue_limit */
     ngx_msec_t                 ping_interval;    /* collab_ping_interval */
     ngx_msec_t                 pong_timeout;     /* collab_pong_timeout */
+    ngx_msec_t                 send_timeout;     /* collab_send_timeout */
     ngx_array_t               *allowed_origins;  /* collab_allowed_origins */
     ngx_flag_t                 api;              /* collab_api */
 

@@ -1,5 +1,6 @@
 # Worker memory stays bounded: the send queue limit closes a client that
-# stops reading, a huge declared frame allocates nothing, and idle
+# stops reading, so does the send timeout (freeing its queue, without
+# slowing anyone else), a huge declared frame allocates nothing, and idle
 # connections stay small.
 use strict;
 use warnings;
@@ -15,6 +16,7 @@ BEGIN {
 }
 
 use Test::Collab;
+use Socket ();
 use Time::HiRes qw(time sleep);
 
 $SIG{PIPE} = 'IGNORE';
@@ -24,6 +26,12 @@ start_nginx(config => <<'END');
         collab_websocket;
         collab_send_queue_limit 256k;
         collab_max_message_size 128k;
+    }
+    location /ws-slow {
+        collab_websocket;
+        collab_send_queue_limit 64m;
+        collab_max_message_size 128k;
+        collab_send_timeout 1s;
     }
 END
 
@@ -54,6 +62,47 @@ like(error_log_text(), qr/send queue limit of 262144 bytes exceeded/,
 cmp_ok($rss1 - $rss0, '<', 8192,
        "worker RSS grew by " . ($rss1 - $rss0) . " kB (< 8 MB)");
 $ws->close;
+
+# --- collab_send_timeout: a client that stops reading, under the queue
+# limit, is closed once nothing was written to it for 1 s, and what was
+# queued for it is freed; another client is answered meanwhile
+
+$rss0 = rss_kb($worker);
+my $other = ws_connect(path => '/ws-slow');
+my $stuck = ws_connect(path => '/ws-slow');
+setsockopt($stuck->socket, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 4096);
+my $queued = 0;
+for (1 .. 150) {                 # 9 MB of answers it will never read
+    last unless $stuck->send_text($big);
+    $queued++;
+}
+my $stall = time;
+my $worst = 0;
+my $closed;
+while (time - $stall < 6) {
+    my $s = time;
+    $other->send_text('{"a":"pp"}');
+    my $f = $other->recv_frame(2);
+    $worst = time - $s if time - $s > $worst;
+    if (error_log_text() =~ /client read nothing of (\d+) queued bytes for 1000 ms/) {
+        $closed = $1;
+        last;
+    }
+    sleep 0.1;
+}
+my $after = time - $stall;
+ok($closed, "the client that stopped reading was closed after "
+            . sprintf('%.1f', $after) . " s, $closed bytes queued for it");
+cmp_ok($after, '<', 4, 'within a few seconds of the 1 s send timeout');
+cmp_ok($worst, '<', 0.5, sprintf('the other client was answered meanwhile '
+                                 . '(slowest %.0f ms)', $worst * 1000));
+sleep 0.3;
+$rss1 = rss_kb($worker);
+cmp_ok($rss1 - $rss0, '<', 4096,
+       "its queue was freed: worker RSS " . ($rss1 - $rss0) . " kB above "
+       . "the start (< 4 MB)");
+$stuck->close;
+$other->close;
 
 # --- a declared 1 TiB frame: 1009 at once, nothing allocated
 

@@ -905,6 +905,18 @@ ngx_http_collab_ws_write_handler(ngx_event_t *wev)
     c = wev->data;
     ctx = c->data;
 
+    if (wev->timedout) {
+        /* it stopped reading: its queued frames go with it */
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "collab: client read nothing of %uz queued bytes "
+                      "for %M ms, closing", ctx->out_bytes,
+                      ctx->ws.conf->send_timeout);
+        c->timedout = 1;
+        ctx->destroy = 1;
+        ngx_http_collab_ws_finalize(ctx);
+        return;
+    }
+
     ngx_http_collab_ws_flush(ctx);
 
     if (ctx->destroy) {
@@ -1499,7 +1511,7 @@ ngx_http_collab_ws_enqueue(ngx_http_collab_ws_ctx_t *ctx,
 static void
 ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
 {
-    size_t                    n, left;
+    size_t                    n, left, before;
     ngx_buf_t                 bufs[NGX_HTTP_COLLAB_WS_IOVS];
     ngx_uint_t                i, k;
     ngx_chain_t               chain[NGX_HTTP_COLLAB_WS_IOVS], *cl;
@@ -1513,6 +1525,8 @@ ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
     if (ctx->closed || ctx->destroy) {
         return;
     }
+
+    before = ctx->out_bytes;
 
     if (c->buffered && r) {
         /* the rest of the 101 response goes first */
@@ -1620,6 +1634,10 @@ ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
         goto again;
     }
 
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
 #if (NGX_HTTP_SSL)
     if (c->ssl) {
         /* idle: the TLS record buffer goes until the next write */
@@ -1643,6 +1661,13 @@ ngx_http_collab_ws_flush(ngx_http_collab_ws_ctx_t *ctx)
     return;
 
 again:
+
+    /* collab_send_timeout: from the last write that made progress */
+    if (ctx->ws.conf->send_timeout
+        && (ctx->out_bytes < before || !c->write->timer_set))
+    {
+        ngx_add_timer(c->write, ctx->ws.conf->send_timeout);
+    }
 
     if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
         ctx->destroy = 1;
