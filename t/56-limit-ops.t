@@ -129,7 +129,10 @@ C.main(async () => {
   C.check(inWindow <= want * 1.1 + BURST + 1,
           `at most the rate (+10%, +burst) committed: ${inWindow}`);
   C.check(inWindow >= want * 0.9, `at least 90% of the rate: ${inWindow}`);
-  C.check(p99 < 20, `bob's ack p99 under 20 ms: ${p99}`);
+  // ASan's build is some 3x slower everywhere; behind alice's bucket,
+  // bob would wait seconds either way
+  const bound = process.env.TEST_COLLAB_SANITIZE ? 100 : 20;
+  C.check(p99 < bound, `bob's ack p99 under ${bound} ms: ${p99}`);
 
   const st = await (await fetch(`${HTTP}/status`)).json();
   C.log('status', st.limit_ops);
