@@ -26,6 +26,7 @@
 #include "access/ngx_http_collab_access.h"
 #include "auth/ngx_http_collab_login.h"
 #include "status/ngx_http_collab_health.h"
+#include "protocol/ngx_http_collab_limit_ops.h"
 
 
 static void *ngx_http_collab_create_main_conf(ngx_conf_t *cf);
@@ -324,6 +325,20 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       0,
       NULL },
 
+    { ngx_string("collab_limit_ops_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
+      ngx_http_collab_limit_ops_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("collab_limit_ops"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_collab_limit_ops,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("collab_auth_jwt_arg"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -521,6 +536,7 @@ ngx_http_collab_create_loc_conf(ngx_conf_t *cf)
     clcf->login_signup = NGX_CONF_UNSET;
 
     ngx_http_collab_auth_create_conf(&clcf->auth);
+    ngx_http_collab_limit_ops_create_conf(&clcf->limit);
 
     return clcf;
 }
@@ -556,6 +572,7 @@ ngx_http_collab_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->max_presence_size, 16 * 1024);
     ngx_conf_merge_ptr_value(conf->collection_roles, prev->collection_roles,
                              NULL);
+    ngx_http_collab_limit_ops_merge_conf(&prev->limit, &conf->limit);
 
     if (conf->max_message_size < 125) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -682,6 +699,10 @@ ngx_http_collab_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_collab_presence_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_collab_limit_ops_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
 

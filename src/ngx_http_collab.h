@@ -73,6 +73,16 @@ typedef struct {
 } ngx_http_collab_auth_conf_t;
 
 
+/* location level: collab_limit_ops (protocol/ngx_http_collab_limit_ops.h) */
+typedef struct {
+    ngx_shm_zone_t            *zone;             /* NULL: not limited */
+    ngx_uint_t                 burst;            /* ops */
+    ngx_uint_t                 presence_rate;    /* 1/1000 r/s; 0: any */
+    ngx_uint_t                 presence_burst;
+    ngx_uint_t                 abuse;            /* refusals; 0: never */
+} ngx_http_collab_limit_conf_t;
+
+
 /* location level: the WebSocket endpoint */
 typedef struct {
     ngx_flag_t                 websocket;        /* collab_websocket */
@@ -95,6 +105,7 @@ typedef struct {
                                        /* collab_max_presence_size */
 
     ngx_http_collab_auth_conf_t  auth;
+    ngx_http_collab_limit_conf_t limit;
 
     /* collab_collection_role: ngx_http_collab_collection_role_t, or NULL */
     ngx_array_t               *collection_roles;

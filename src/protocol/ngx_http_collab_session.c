@@ -40,6 +40,7 @@
 #include "protocol/ngx_http_collab_session.h"
 #include "auth/ngx_http_collab_auth.h"
 #include "protocol/ngx_http_collab_presence.h"
+#include "protocol/ngx_http_collab_limit_ops.h"
 
 
 /* ops a document may have waiting for commit at once */
@@ -97,10 +98,15 @@ struct ngx_http_collab_sreq_s {
 };
 
 
-/* a message that came while the hs claim was out */
+/*
+ * A message that came while the hs claim was out, or behind one at the
+ * gate, or an op delayed by collab_limit_ops until at (0: not delayed)
+ */
 typedef struct {
     ngx_queue_t                queue;       /* in session->held */
+    ngx_msec_t                 at;
     size_t                     len;
+    unsigned                   admitted:1;  /* counted by the limit */
     u_char                     data[1];
 } ngx_http_collab_held_t;
 
@@ -138,9 +144,13 @@ static void ngx_http_collab_session_claim_done(ngx_http_collab_session_t *s,
 static void ngx_http_collab_session_take(ngx_http_collab_session_t *s);
 static void ngx_http_collab_session_hs_reply(ngx_http_collab_session_t *s);
 static void ngx_http_collab_session_process(ngx_http_collab_ws_t *ws,
-    u_char *data, size_t len);
+    u_char *data, size_t len, ngx_uint_t admitted);
 static void ngx_http_collab_session_hold(ngx_http_collab_session_t *s,
     u_char *data, size_t len);
+static ngx_http_collab_held_t *ngx_http_collab_session_held(
+    ngx_http_collab_session_t *s, u_char *data, size_t len);
+static void ngx_http_collab_session_delay(ngx_http_collab_session_t *s,
+    u_char *data, size_t len, ngx_msec_t delay);
 static void ngx_http_collab_session_drain(ngx_event_t *ev);
 static void ngx_http_collab_session_set_src(ngx_http_collab_session_t *s,
     const u_char *src);
@@ -296,6 +306,11 @@ ngx_http_collab_session_open(ngx_http_collab_ws_t *ws)
     s->drain.data = s;
     s->drain.log = ws->connection->log;
 
+    s->limit_wait.handler = ngx_http_collab_session_drain;
+    s->limit_wait.data = s;
+    s->limit_wait.log = ws->connection->log;
+    s->limit_wait.cancelable = 1;
+
     ngx_http_collab_session_access_init(s);
 
     if (s->principal.len
@@ -359,34 +374,84 @@ ngx_http_collab_session_message(ngx_http_collab_ws_t *ws, u_char *data,
         return;
     }
 
-    ngx_http_collab_session_process(ws, data, len);
+    ngx_http_collab_session_process(ws, data, len, 0);
 }
 
 
+/*
+ * A message that must wait behind others; under collab_limit_ops it is
+ * counted now, so that a flood is refused as it comes, not when it is
+ * let through (its delays add up; at most burst of them wait).
+ */
 static void
 ngx_http_collab_session_hold(ngx_http_collab_session_t *s, u_char *data,
     size_t len)
 {
+    ngx_int_t                rc;
+    ngx_msec_t               at, delay;
+    ngx_uint_t               max, admitted;
+    collab_msg_t            *msg;
+    collab_msg_err_t         err;
     ngx_http_collab_held_t  *h;
 
-    if (s->nheld >= NGX_HTTP_COLLAB_SESSION_MAX_HELD) {
+    max = NGX_HTTP_COLLAB_SESSION_MAX_HELD + s->ws->conf->limit.burst;
+
+    if (s->nheld >= max) {
         ngx_http_collab_ws_close(s->ws, 1008, "too many messages waiting "
                                  "for the handshake reply or for access");
         return;
     }
 
+    at = 0;
+    admitted = 0;
+    msg = &ngx_http_collab_session_msg;
+
+    if (s->ws->conf->limit.zone
+        && collab_msg_decode((const char *) data, len, msg, &err)
+           == COLLAB_MSG_OK)
+    {
+        rc = ngx_http_collab_limit_ops_check(s, msg, &delay);
+
+        if (rc == NGX_DONE) {
+            return;
+        }
+
+        at = (rc == NGX_AGAIN) ? ngx_current_msec + delay : 0;
+        admitted = 1;
+    }
+
+    h = ngx_http_collab_session_held(s, data, len);
+    if (h == NULL) {
+        return;
+    }
+
+    h->at = at;
+    h->admitted = admitted;
+
+    ngx_queue_insert_tail(&s->held, &h->queue);
+    s->nheld++;
+}
+
+
+static ngx_http_collab_held_t *
+ngx_http_collab_session_held(ngx_http_collab_session_t *s, u_char *data,
+    size_t len)
+{
+    ngx_http_collab_held_t  *h;
+
     h = ngx_alloc(sizeof(ngx_http_collab_held_t) + len,
                   s->ws->connection->log);
     if (h == NULL) {
         ngx_http_collab_ws_close(s->ws, 1011, "out of memory");
-        return;
+        return NULL;
     }
 
+    h->at = 0;
     h->len = len;
+    h->admitted = 0;
     ngx_memcpy(h->data, data, len);
 
-    ngx_queue_insert_tail(&s->held, &h->queue);
-    s->nheld++;
+    return h;
 }
 
 
@@ -408,10 +473,19 @@ ngx_http_collab_session_drain(ngx_event_t *ev)
     }
 
     q = ngx_queue_head(&s->held);
+    h = ngx_queue_data(q, ngx_http_collab_held_t, queue);
+
+    if (h->at && (ngx_msec_int_t) (h->at - ngx_current_msec) > 0) {
+        /* an op delayed by collab_limit_ops: everything waits behind it */
+        if (!s->limit_wait.timer_set) {
+            ngx_add_timer(&s->limit_wait, h->at - ngx_current_msec);
+        }
+
+        return;
+    }
+
     ngx_queue_remove(q);
     s->nheld--;
-
-    h = ngx_queue_data(q, ngx_http_collab_held_t, queue);
 
     ws = s->ws;
 
@@ -426,7 +500,7 @@ ngx_http_collab_session_drain(ngx_event_t *ev)
         ngx_post_event(&s->drain, &ngx_posted_events);
     }
 
-    ngx_http_collab_session_process(ws, h->data, h->len);
+    ngx_http_collab_session_process(ws, h->data, h->len, h->admitted);
 
     ngx_free(h);
 
@@ -437,9 +511,11 @@ ngx_http_collab_session_drain(ngx_event_t *ev)
 
 static void
 ngx_http_collab_session_process(ngx_http_collab_ws_t *ws, u_char *data,
-    size_t len)
+    size_t len, ngx_uint_t admitted)
 {
     int                         rc;
+    ngx_int_t                   lrc;
+    ngx_msec_t                  delay;
     collab_msg_t               *msg;
     collab_msg_err_t            err;
     ngx_http_collab_session_t  *s;
@@ -485,11 +561,49 @@ ngx_http_collab_session_process(ngx_http_collab_ws_t *ws, u_char *data,
                    "collab session: \"%s\"",
                    collab_msg_action_name(msg->action));
 
+    /* the rate limit first: a message held at the gate was counted */
+    if (!admitted) {
+        lrc = ngx_http_collab_limit_ops_check(s, msg, &delay);
+
+        if (lrc == NGX_AGAIN) {
+            ngx_http_collab_session_delay(s, data, len, delay);
+            return;
+        }
+
+        if (lrc != NGX_OK) {
+            return;
+        }
+    }
+
+    s->limit_admitted = 1;
+
     if (ngx_http_collab_session_gate(s, msg, data, len) != NGX_OK) {
         return;
     }
 
     ngx_http_collab_session_dispatch(s, msg, data, len);
+}
+
+
+/* an op over the rate: first in line, the rest of the socket behind it */
+static void
+ngx_http_collab_session_delay(ngx_http_collab_session_t *s, u_char *data,
+    size_t len, ngx_msec_t delay)
+{
+    ngx_http_collab_held_t  *h;
+
+    h = ngx_http_collab_session_held(s, data, len);
+    if (h == NULL) {
+        return;
+    }
+
+    h->at = ngx_current_msec + delay;
+    h->admitted = 1;
+
+    ngx_queue_insert_head(&s->held, &h->queue);
+    s->nheld++;
+
+    ngx_add_timer(&s->limit_wait, delay);
 }
 
 
@@ -499,15 +613,13 @@ ngx_http_collab_session_hold_first(ngx_http_collab_session_t *s,
 {
     ngx_http_collab_held_t  *h;
 
-    h = ngx_alloc(sizeof(ngx_http_collab_held_t) + len,
-                  s->ws->connection->log);
+    h = ngx_http_collab_session_held(s, data, len);
     if (h == NULL) {
-        ngx_http_collab_ws_close(s->ws, 1011, "out of memory");
         return;
     }
 
-    h->len = len;
-    ngx_memcpy(h->data, data, len);
+    /* processed once already: the rate limit has counted it */
+    h->admitted = s->limit_admitted;
 
     ngx_queue_insert_head(&s->held, &h->queue);
     s->nheld++;
@@ -586,6 +698,10 @@ ngx_http_collab_session_close(ngx_http_collab_ws_t *ws)
 
     if (s->drain.posted) {
         ngx_delete_posted_event(&s->drain);
+    }
+
+    if (s->limit_wait.timer_set) {
+        ngx_del_timer(&s->limit_wait);
     }
 
     while (!ngx_queue_empty(&s->held)) {

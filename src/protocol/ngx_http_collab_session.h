@@ -14,6 +14,7 @@
 #include "protocol/ngx_http_collab_src.h"
 #include "protocol/ngx_http_collab_src_live.h"
 #include "protocol/collab_msg.h"
+#include "protocol/collab_limit.h"
 #include "doc/ngx_http_collab_doc.h"
 
 
@@ -64,6 +65,15 @@ typedef struct {
     ngx_queue_t                held;
     ngx_uint_t                 nheld;
     ngx_event_t                drain;
+
+    /*
+     * collab_limit_ops: the first held message may be an op delayed
+     * until a given time (limit_wait runs drain then); limit_admitted
+     * says whether the message being processed was counted already.
+     */
+    ngx_event_t                limit_wait;
+    collab_limit_strikes_t     limit_strikes;
+    unsigned                   limit_admitted:1;
 
     ngx_queue_t                subs;        /* ngx_http_collab_doc_sub_t */
     ngx_queue_t                submits;     /* ops waiting for commit */
