@@ -76,13 +76,15 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
     /* a body to act on is in memory before anything else is asked */
     if (r->method & (NGX_HTTP_PUT|NGX_HTTP_POST)) {
         rc = ngx_http_collab_api_read_body(r, &body);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
 
     } else {
         rc = ngx_http_discard_request_body(r);
-    }
-
-    if (rc != NGX_OK) {
-        return rc;
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
     /* every request says who asks, before anything is read for it */

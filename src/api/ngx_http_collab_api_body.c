@@ -39,7 +39,7 @@ ngx_http_collab_api_read_body(ngx_http_request_t *r, ngx_str_t *body)
         }
 
         *body = ctx->body;
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     if (ctx) {

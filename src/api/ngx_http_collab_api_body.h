@@ -16,9 +16,10 @@
 
 
 /*
- * NGX_OK: *body is the whole body, NUL-terminated (for yajl); NGX_DONE:
- * it is being read and the content handler runs again once it is in;
- * else what the handler returns (415 not JSON, 413 too large: answered).
+ * NGX_DECLINED to go on: *body is the whole body, NUL-terminated (for
+ * yajl); NGX_DONE: it is being read and the content handler runs again
+ * once it is in; else what the handler returns (415 not JSON, 413 too
+ * large: answered).
  */
 ngx_int_t ngx_http_collab_api_read_body(ngx_http_request_t *r,
     ngx_str_t *body);

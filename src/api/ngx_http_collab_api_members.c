@@ -135,12 +135,12 @@ ngx_http_collab_api_members(ngx_http_request_t *r,
         m->what = NGX_HTTP_COLLAB_API_MEMBERS_PUT;
 
         rc = ngx_http_collab_api_members_field(r, "role", &role, NULL);
-        if (rc != NGX_OK) {
+        if (rc != NGX_DECLINED) {
             return rc;
         }
 
         rc = ngx_http_collab_api_members_role(r, &role);
-        if (rc != NGX_OK) {
+        if (rc != NGX_DECLINED) {
             return rc;
         }
 
@@ -161,7 +161,7 @@ ngx_http_collab_api_members(ngx_http_request_t *r,
         m->what = NGX_HTTP_COLLAB_API_MEMBERS_OWNER;
 
         rc = ngx_http_collab_api_members_field(r, "user", NULL, &user);
-        if (rc != NGX_OK) {
+        if (rc != NGX_DECLINED) {
             return rc;
         }
 
@@ -239,8 +239,8 @@ ngx_http_collab_api_users(ngx_http_request_t *r)
 
 
 /*
- * The body {"<key>": <value>} and nothing else: a string into *s, or (s
- * NULL) an integer into *n; else a 400 answered
+ * The body {"<key>": <value>} and nothing else: NGX_DECLINED with a
+ * string in *s, or (s NULL) an integer in *n; else a 400 answered
  */
 static ngx_int_t
 ngx_http_collab_api_members_field(ngx_http_request_t *r, char *key,
@@ -254,7 +254,7 @@ ngx_http_collab_api_members_field(ngx_http_request_t *r, char *key,
     const char  *code;
 
     rc = ngx_http_collab_api_read_body(r, &body);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -321,11 +321,11 @@ ngx_http_collab_api_members_field(ngx_http_request_t *r, char *key,
                                         msg);
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
-/* a role PUT may grant: ownership moves only by transfer */
+/* a role PUT may grant (NGX_DECLINED): ownership moves only by transfer */
 static ngx_int_t
 ngx_http_collab_api_members_role(ngx_http_request_t *r, ngx_str_t *role)
 {
@@ -341,7 +341,7 @@ ngx_http_collab_api_members_role(ngx_http_request_t *r, ngx_str_t *role)
         if (role->len == roles[i].len
             && ngx_strncmp(role->data, roles[i].data, role->len) == 0)
         {
-            return NGX_OK;
+            return NGX_DECLINED;
         }
     }
 
