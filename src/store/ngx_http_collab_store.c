@@ -1229,6 +1229,13 @@ ngx_http_collab_store_sql_error(ngx_http_collab_store_ctx_t *ctx,
         }
     }
 
+    /* member writes of one document that crossed: none took effect */
+    if (state && ngx_strcmp(state, "40P01") == 0
+        && ctx->req.stmt >= NGX_HTTP_COLLAB_STMT_MEMBERS)
+    {
+        return NGX_HTTP_COLLAB_STORE_CONFLICT;
+    }
+
     /* the server is going away or refuses: the statement did not run */
     if (state && (ngx_strncmp(state, "08", 2) == 0
                   || ngx_strncmp(state, "57", 2) == 0
