@@ -14,6 +14,8 @@
 #include "auth/ngx_http_collab_auth.h"
 #include "api/ngx_http_collab_api.h"
 #include "api/ngx_http_collab_api_snapshot.h"
+#include "api/ngx_http_collab_api_body.h"
+#include "api/ngx_http_collab_api_members.h"
 #include "access/ngx_http_collab_access.h"
 #include "protocol/ngx_http_collab_src.h"
 
@@ -53,35 +55,36 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
 {
     int64_t                      from, to;
     ngx_int_t                    rc, n, i;
-    ngx_str_t                    parts[3], v, *member;
-    ngx_uint_t                   need;
+    ngx_str_t                    parts[4], v, allow, body, *member;
+    ngx_uint_t                   need, methods;
     ngx_http_collab_auth_t       who;
     const char                  *reason;
-    ngx_table_elt_t             *allow;
     ngx_http_collab_loc_conf_t  *clcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+    n = ngx_http_collab_api_path(r, parts);
+
+    methods = ngx_http_collab_api_members_methods(parts, n, &allow);
+    if (methods == 0) {
+        methods = NGX_HTTP_GET|NGX_HTTP_HEAD;
+        ngx_str_set(&allow, "GET, HEAD");
+    }
+
+    if (!(r->method & methods)) {
+        return ngx_http_collab_api_not_allowed(r, &allow);
+    }
+
+    /* a body to act on is in memory before anything else is asked */
+    if (r->method & (NGX_HTTP_PUT|NGX_HTTP_POST)) {
+        rc = ngx_http_collab_api_read_body(r, &body);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+    } else {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
         }
-
-        allow = ngx_list_push(&r->headers_out.headers);
-        if (allow == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        allow->hash = 1;
-        ngx_str_set(&allow->key, "Allow");
-        ngx_str_set(&allow->value, "GET, HEAD");
-
-        return ngx_http_collab_api_error(r, NGX_HTTP_NOT_ALLOWED,
-                                         "method not allowed");
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
     }
 
     /* every request says who asks, before anything is read for it */
@@ -96,8 +99,6 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = ngx_http_collab_api_path(r, parts);
-
     /* names the database could not store: the client's mistake */
     for (i = 0; i < n && i < 2; i++) {
         if (ngx_http_collab_api_name_ok(&parts[i]) != NGX_OK) {
@@ -107,6 +108,18 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
             return ngx_http_collab_api_error(r, NGX_HTTP_BAD_REQUEST,
                                              "bad name: not UTF-8 text");
         }
+    }
+
+    /* signed in, no document: the share dialog's search, not a list */
+    if (n == 1 && clcf->auth.enabled && parts[0].len == 5
+        && ngx_strncmp(parts[0].data, "users", 5) == 0)
+    {
+        return ngx_http_collab_api_users(r);
+    }
+
+    rc = ngx_http_collab_api_members(r, &who, parts, n);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (n == 3 && parts[2].len == 4
@@ -191,9 +204,9 @@ ngx_http_collab_api_handler(ngx_http_request_t *r)
 
 
 /*
- * <location>/<collection>[/<doc>[/<what>]]: the number of parts (each
- * non-empty), or 0 for any other path; a trailing slash is allowed after
- * the collection alone
+ * <location>/<collection>[/<doc>[/<what>[/<which>]]]: the number of parts
+ * (each non-empty), or 0 for any other path; a trailing slash is allowed
+ * after the collection alone
  */
 
 static ngx_int_t
@@ -212,7 +225,7 @@ ngx_http_collab_api_path(ngx_http_request_t *r, ngx_str_t *parts)
         p += clcf->name.len;
     }
 
-    for (n = 0; n < 3; n++) {
+    for (n = 0; n < 4; n++) {
         while (p < last && *p == '/') {
             p++;
         }
@@ -533,6 +546,46 @@ ngx_http_collab_api_error(ngx_http_request_t *r, ngx_uint_t status,
     p = ngx_slprintf(body, last, "{\"error\":\"%s\"}\n", msg);
 
     return ngx_http_collab_api_send(r, status, body, p - body);
+}
+
+
+ngx_int_t
+ngx_http_collab_api_fail(ngx_http_request_t *r, ngx_uint_t status,
+    char *error, char *msg)
+{
+    u_char  *p, *last;
+    u_char   body[256];
+
+    last = body + sizeof(body);
+    p = ngx_slprintf(body, last, "{\"error\":\"%s\",\"message\":\"%s\"}\n",
+                     error, msg);
+
+    return ngx_http_collab_api_send(r, status, body, p - body);
+}
+
+
+ngx_int_t
+ngx_http_collab_api_not_allowed(ngx_http_request_t *r, ngx_str_t *allow)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value = *allow;
+
+    return ngx_http_collab_api_error(r, NGX_HTTP_NOT_ALLOWED,
+                                     "method not allowed");
 }
 
 

@@ -20,6 +20,9 @@
  *
  * lists the collection's documents that are not deleted, most recently
  * updated first: [{"id", "v" (head version), "type", "updated" (ms)}].
+ *
+ * The members routes and the user search are in
+ * ngx_http_collab_api_members.h; docs/api.md describes every route.
  */
 
 #ifndef _NGX_HTTP_COLLAB_API_H_INCLUDED_
@@ -56,6 +59,14 @@ ngx_int_t ngx_http_collab_api_role(ngx_http_request_t *r,
 /* {"error":"<msg>"} with that status */
 ngx_int_t ngx_http_collab_api_error(ngx_http_request_t *r,
     ngx_uint_t status, char *msg);
+
+/* {"error":"<error>","message":"<msg>"}: the write routes' errors */
+ngx_int_t ngx_http_collab_api_fail(ngx_http_request_t *r,
+    ngx_uint_t status, char *error, char *msg);
+
+/* 405 with that Allow header */
+ngx_int_t ngx_http_collab_api_not_allowed(ngx_http_request_t *r,
+    ngx_str_t *allow);
 
 /*
  * The error response to a store callback's rc (not NGX_HTTP_COLLAB_STORE_OK):

@@ -9,33 +9,7 @@
 #include "ngx_http_collab.h"
 #include "store/ngx_http_collab_pg.h"
 #include "store/ngx_http_collab_store.h"
-
-
-#define NGX_HTTP_COLLAB_STORE_MAX_PARAMS  13
-
-#define NGX_HTTP_COLLAB_PG_TEXTOID        25
-#define NGX_HTTP_COLLAB_PG_INT8OID        20
-
-#define NGX_HTTP_COLLAB_STORE_INT64_MAX   ((int64_t) 0x7fffffffffffffffLL)
-
-
-enum {
-    NGX_HTTP_COLLAB_STMT_LOAD = 0,
-    NGX_HTTP_COLLAB_STMT_OPS,
-    NGX_HTTP_COLLAB_STMT_COMMIT,
-    NGX_HTTP_COLLAB_STMT_DUP,
-    NGX_HTTP_COLLAB_STMT_CREATE,
-    NGX_HTTP_COLLAB_STMT_FIND,
-    NGX_HTTP_COLLAB_STMT_SNAPSHOT,
-    NGX_HTTP_COLLAB_STMT_HEADS,
-    NGX_HTTP_COLLAB_STMT_LIST,
-    NGX_HTTP_COLLAB_STMT_COMMIT_MULTI,
-    NGX_HTTP_COLLAB_STMT_PING,
-    NGX_HTTP_COLLAB_STMT_ACCESS,
-    NGX_HTTP_COLLAB_STMT_USER_SEEN,
-    NGX_HTTP_COLLAB_STMT_LOGIN_GET,
-    NGX_HTTP_COLLAB_STMT_LOGIN_ADD
-};
+#include "store/ngx_http_collab_store_int.h"
 
 
 /* op columns shared by the ops and find statements, after doc columns */
@@ -239,30 +213,6 @@ static ngx_http_collab_pg_stmt_t  ngx_http_collab_store_stmts[] = {
 };
 
 
-typedef struct {
-    ngx_http_collab_pg_req_t          req;
-    ngx_uint_t                        n;        /* commit batch size */
-    int64_t                           base;
-    ngx_http_collab_store_handler_pt  handler;
-    void                             *data;
-
-    const char                       *values[NGX_HTTP_COLLAB_STORE_MAX_PARAMS];
-    int                               lengths[NGX_HTTP_COLLAB_STORE_MAX_PARAMS];
-    int                               formats[NGX_HTTP_COLLAB_STORE_MAX_PARAMS];
-
-    u_char                           *pos;
-    u_char                           *end;
-    u_char                           *array;    /* array being written */
-} ngx_http_collab_store_ctx_t;
-
-
-static ngx_http_collab_store_ctx_t *ngx_http_collab_store_ctx(
-    ngx_uint_t stmt, size_t size, ngx_http_collab_store_handler_pt handler,
-    void *data);
-static void ngx_http_collab_store_text(ngx_http_collab_store_ctx_t *ctx,
-    ngx_uint_t i, ngx_str_t *s);
-static void ngx_http_collab_store_int(ngx_http_collab_store_ctx_t *ctx,
-    ngx_uint_t i, int64_t v);
 static void ngx_http_collab_store_array(ngx_http_collab_store_ctx_t *ctx,
     ngx_uint_t oid, ngx_uint_t n);
 static void ngx_http_collab_store_elem_text(ngx_http_collab_store_ctx_t *ctx,
@@ -272,7 +222,6 @@ static void ngx_http_collab_store_elem_int(ngx_http_collab_store_ctx_t *ctx,
 static void ngx_http_collab_store_array_end(ngx_http_collab_store_ctx_t *ctx,
     ngx_uint_t i);
 static u_char *ngx_http_collab_store_be32(u_char *p, uint32_t v);
-static ngx_int_t ngx_http_collab_store_send(ngx_http_collab_store_ctx_t *ctx);
 static void ngx_http_collab_store_done(ngx_http_collab_pg_req_t *req,
     ngx_int_t rc, PGresult *res);
 static ngx_int_t ngx_http_collab_store_commit_done(
@@ -280,13 +229,6 @@ static ngx_int_t ngx_http_collab_store_commit_done(
     ngx_http_collab_store_result_t **out);
 static ngx_int_t ngx_http_collab_store_sql_error(
     ngx_http_collab_store_ctx_t *ctx, PGresult *res);
-static ngx_http_collab_store_result_t *ngx_http_collab_store_result(
-    PGresult *res, ngx_uint_t nops, ngx_uint_t nheads, u_char **strings);
-static void ngx_http_collab_store_copy(u_char **p, PGresult *res, int row,
-    int col, ngx_str_t *dst);
-static int64_t ngx_http_collab_store_get_int(PGresult *res, int row, int col);
-static ngx_uint_t ngx_http_collab_store_get_bool(PGresult *res, int row,
-    int col);
 static ngx_uint_t ngx_http_collab_store_kind(PGresult *res, int row,
     int col);
 static ngx_http_collab_store_result_t *ngx_http_collab_store_load_result(
@@ -310,10 +252,31 @@ static ngx_str_t  ngx_http_collab_store_kinds[] = {
 ngx_http_collab_pg_stmt_t *
 ngx_http_collab_store_statements(ngx_uint_t *n)
 {
-    *n = sizeof(ngx_http_collab_store_stmts)
-         / sizeof(ngx_http_collab_pg_stmt_t);
+    ngx_uint_t  i;
 
-    return ngx_http_collab_store_stmts;
+    static ngx_http_collab_pg_stmt_t  all[NGX_HTTP_COLLAB_STMT_N];
+
+    for (i = 0; i < NGX_HTTP_COLLAB_STMT_N; i++) {
+        all[i] = *ngx_http_collab_store_stmt(i);
+    }
+
+    *n = NGX_HTTP_COLLAB_STMT_N;
+
+    return all;
+}
+
+
+ngx_http_collab_pg_stmt_t *
+ngx_http_collab_store_stmt(ngx_uint_t i)
+{
+    ngx_uint_t  n;
+
+    if (i < NGX_HTTP_COLLAB_STMT_MEMBERS) {
+        return &ngx_http_collab_store_stmts[i];
+    }
+
+    return &ngx_http_collab_store_members_stmts(&n)[i
+                                          - NGX_HTTP_COLLAB_STMT_MEMBERS];
 }
 
 
@@ -868,7 +831,7 @@ ngx_http_collab_store_result_free(ngx_http_collab_store_result_t *res)
 }
 
 
-static ngx_http_collab_store_ctx_t *
+ngx_http_collab_store_ctx_t *
 ngx_http_collab_store_ctx(ngx_uint_t stmt, size_t size,
     ngx_http_collab_store_handler_pt handler, void *data)
 {
@@ -883,7 +846,7 @@ ngx_http_collab_store_ctx(ngx_uint_t stmt, size_t size,
     ngx_memzero(ctx, sizeof(ngx_http_collab_store_ctx_t));
 
     ctx->req.stmt = stmt;
-    ctx->req.nparams = ngx_http_collab_store_stmts[stmt].nparams;
+    ctx->req.nparams = ngx_http_collab_store_stmt(stmt)->nparams;
     ctx->req.values = ctx->values;
     ctx->req.lengths = ctx->lengths;
     ctx->req.formats = ctx->formats;
@@ -900,7 +863,7 @@ ngx_http_collab_store_ctx(ngx_uint_t stmt, size_t size,
 }
 
 
-static void
+void
 ngx_http_collab_store_text(ngx_http_collab_store_ctx_t *ctx, ngx_uint_t i,
     ngx_str_t *s)
 {
@@ -917,7 +880,7 @@ ngx_http_collab_store_text(ngx_http_collab_store_ctx_t *ctx, ngx_uint_t i,
 }
 
 
-static void
+void
 ngx_http_collab_store_int(ngx_http_collab_store_ctx_t *ctx, ngx_uint_t i,
     int64_t v)
 {
@@ -996,14 +959,14 @@ ngx_http_collab_store_be32(u_char *p, uint32_t v)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_collab_store_send(ngx_http_collab_store_ctx_t *ctx)
 {
     if (ctx->pos > ctx->end) {
         /* a size estimate above is wrong: never send a corrupt request */
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "collab: store parameter overflow in \"%s\"",
-                      ngx_http_collab_store_stmts[ctx->req.stmt].name);
+                      ngx_http_collab_store_stmt(ctx->req.stmt)->name);
         ngx_free(ctx);
         return NGX_ERROR;
     }
@@ -1151,6 +1114,10 @@ ngx_http_collab_store_done(ngx_http_collab_pg_req_t *req, ngx_int_t rc,
         break;
 
     default: /* NGX_HTTP_COLLAB_STMT_SNAPSHOT, _PING, _USER_SEEN */
+        if (req->stmt >= NGX_HTTP_COLLAB_STMT_MEMBERS) {
+            out = ngx_http_collab_store_members_result(res);
+        }
+
         break;
     }
 
@@ -1172,7 +1139,7 @@ done:
         if (src != NGX_HTTP_COLLAB_STORE_OK) {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "collab: \"%s\" did not complete (%i)",
-                          ngx_http_collab_store_stmts[req->stmt].name, src);
+                          ngx_http_collab_store_stmt(req->stmt)->name, src);
         }
 
         ngx_http_collab_store_result_free(out);
@@ -1255,6 +1222,18 @@ ngx_http_collab_store_sql_error(ngx_http_collab_store_ctx_t *ctx,
         if (ngx_strcmp(cons, "collab_ops_src_seq_key") == 0) {
             return NGX_HTTP_COLLAB_STORE_DUPLICATE;
         }
+
+        /* a concurrent change made another owner first */
+        if (ngx_strcmp(cons, "collab_members_one_owner") == 0) {
+            return NGX_HTTP_COLLAB_STORE_CONFLICT;
+        }
+    }
+
+    /* member writes of one document that crossed: none took effect */
+    if (state && ngx_strcmp(state, "40P01") == 0
+        && ctx->req.stmt >= NGX_HTTP_COLLAB_STMT_MEMBERS)
+    {
+        return NGX_HTTP_COLLAB_STORE_CONFLICT;
     }
 
     /* the server is going away or refuses: the statement did not run */
@@ -1273,13 +1252,13 @@ ngx_http_collab_store_sql_error(ngx_http_collab_store_ctx_t *ctx,
 
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                   "collab: postgres statement \"%s\" failed: %V",
-                  ngx_http_collab_store_stmts[ctx->req.stmt].name, &msg);
+                  ngx_http_collab_store_stmt(ctx->req.stmt)->name, &msg);
 
     return NGX_HTTP_COLLAB_STORE_ERROR;
 }
 
 
-static ngx_http_collab_store_result_t *
+ngx_http_collab_store_result_t *
 ngx_http_collab_store_result(PGresult *res, ngx_uint_t nops,
     ngx_uint_t nheads, u_char **strings)
 {
@@ -1334,7 +1313,7 @@ ngx_http_collab_store_result(PGresult *res, ngx_uint_t nops,
 }
 
 
-static void
+void
 ngx_http_collab_store_copy(u_char **p, PGresult *res, int row, int col,
     ngx_str_t *dst)
 {
@@ -1346,7 +1325,7 @@ ngx_http_collab_store_copy(u_char **p, PGresult *res, int row, int col,
 }
 
 
-static int64_t
+int64_t
 ngx_http_collab_store_get_int(PGresult *res, int row, int col)
 {
     char  *v;
@@ -1361,7 +1340,7 @@ ngx_http_collab_store_get_int(PGresult *res, int row, int col)
 }
 
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_collab_store_get_bool(PGresult *res, int row, int col)
 {
     return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';

@@ -61,6 +61,17 @@ typedef struct {
 } ngx_http_collab_store_doc_t;
 
 
+/* one member of a document, or one user of a search (role empty) */
+typedef struct {
+    int64_t                    id;           /* collab_users.id */
+    ngx_str_t                  principal;
+    ngx_str_t                  name;         /* empty if none */
+    ngx_str_t                  role;
+    int64_t                    granted_by;   /* a user id, 0: unknown */
+    int64_t                    granted_at;   /* ms since the epoch */
+} ngx_http_collab_store_member_t;
+
+
 typedef struct {
     /* load and ops: the document row */
     ngx_str_t                  type;
@@ -96,6 +107,12 @@ typedef struct {
     /* login_get: the argon2id hash (crypto_pwhash_str) and the name */
     ngx_str_t                  login_hash;
     ngx_str_t                  login_name;
+
+    /* members (store_members.h): also exists, for the document */
+    ngx_uint_t                 user_found;
+    ngx_uint_t                 done;
+    ngx_uint_t                 nmembers;
+    ngx_http_collab_store_member_t  *members;
 } ngx_http_collab_store_result_t;
 
 
