@@ -98,12 +98,12 @@ invalid number of arguments in "collab_websocket" directive
 "collab_postgres" directive is not allowed here
 
 
-=== TEST 11: collab_redis takes exactly one address
+=== TEST 11: collab_redis takes exactly one address (several are Sentinels, with sentinel=)
 --- http_config
     collab_redis 127.0.0.1:1 127.0.0.1:2;
 --- must_die
 --- error_log
-invalid number of arguments in "collab_redis" directive
+"collab_redis" takes one address, or sentinel=<master name> and the Sentinels' addresses
 
 
 === TEST 12: collab_allowed_origins needs at least one origin

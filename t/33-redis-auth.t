@@ -134,16 +134,7 @@ cannot open Redis password file
 
 
 
-=== TEST 7: two addresses without sentinel=
---- http_config
-    collab_redis 127.0.0.1:1 127.0.0.1:2;
---- must_die
---- error_log
-"collab_redis" takes one address, or sentinel=<master name> and the Sentinels' addresses
-
-
-
-=== TEST 8: a Sentinel on a unix socket
+=== TEST 7: a Sentinel on a unix socket
 --- http_config
     collab_redis sentinel=m unix:/tmp/sentinel.sock;
 --- must_die
