@@ -77,52 +77,28 @@ my $http = "    collab_postgres \"\$TEST_COLLAB_PG\";\n"
 
 my $js = <<'JS';
 const C = require(process.env.COLLAB_ROOT + '/t/js/lib/collab-client');
+const T = require(process.env.COLLAB_ROOT + '/t/js/lib/typing');
 const cp = require('child_process');
 const url = process.env.COLLAB_WS_URL;
 const S = process.env.T34_SENTINEL;
 const cli = (port, ...a) => new Promise((res, rej) => cp.execFile(
   'redis-cli', ['-h', '127.0.0.1', '-p', port, ...a],
   (e, out) => (e ? rej(e) : res(out.trim()))));
-const N = 4;
 
 C.main(async () => {
-  const clients = [];
-  for (let i = 0; i < N; i++) {
-    clients.push(await C.Client.open(url, { name: 'c' + i, reconnect: true }));
-  }
-  const docs = clients.map((c) => c.doc('t34', 'd'));
-  await C.within(C.create(docs[0], '|', C.URI), 5000, 'create');
-  await Promise.all(docs.map((d) => C.within(C.subscribe(d), 5000, 'sub')));
-
-  const acked = new Set();
-  const failed = [];
-  let typing = true;
-  const typists = clients.map(async (c, ci) => {
-    const rng = C.prng(34 + ci);
-    const doc = docs[ci];
-    for (let k = 0; typing; k++) {
-      const tok = `<${ci}.${k}>`;
-      const op = rng() < 0.5 ? [tok] : [C.cpLen(doc.data), tok];
-      try {
-        await C.within(C.submit(doc, op), 30000, `ack of ${tok}`);
-        acked.add(tok);
-      } catch (e) {
-        failed.push(`${tok}: ${e.code || ''} ${e.message}`);
-      }
-      await C.delay(20 + rng.int(40));
-    }
-  });
+  const { clients, docs } = await T.open(url, 4, 't34', 'd');
+  const t = T.type(docs, { seed: 34, ackMs: 30000 });
 
   await C.delay(1500);
   C.stage('SENTINEL FAILOVER');
-  const before = acked.size;
+  const before = t.acked.size;
   C.eq(await cli(S, 'SENTINEL', 'FAILOVER', 't34'), 'OK', 'failover begun');
   await C.waitFor(async () => (await cli(S, 'SENTINEL',
     'get-master-addr-by-name', 't34')).endsWith(process.env.T34_REPLICA),
     15000, 'the replica is the master');
   const tFo = Date.now();
-  C.log(`failover done; ${acked.size - before} acks meanwhile`);
-  await C.waitFor(() => acked.size > before + 40, 15000,
+  C.log(`failover done; ${t.acked.size - before} acks meanwhile`);
+  await C.waitFor(() => t.acked.size > before + 40, 15000,
                   'commits go on after the failover');
   C.log(`commits went on ${Date.now() - tFo} ms after the failover`);
 
@@ -135,26 +111,10 @@ C.main(async () => {
   C.log(`every client had it ${Date.now() - t0} ms after it was sent, `
         + `${Date.now() - tFo} ms after the failover`);
   await C.delay(1000);
-  typing = false;
-  await Promise.all(typists);
-
-  C.log(`${acked.size} acked (${before} before the failover), `
-        + `${failed.length} failed`);
-  C.eq(failed, [], 'no op was refused or timed out');
-  await C.converge(docs, 5000, 'the replicas converge',
-                   () => C.headVersion('t34', 'd'));
-  const rows = await C.opLog('t34', 'd');
-  C.checkLog(rows, 'd');
-  const text = C.replay(rows, 'd').text;
-  C.eq(text, docs[0].data, 'the op log replays to the replicas\' text');
-  const count = new Map();
-  for (const m of text.matchAll(/<\d+\.\d+>/g)) {
-    count.set(m[0], (count.get(m[0]) || 0) + 1);
-  }
-  const lost = [...acked].filter((t) => !count.has(t));
-  const twice = [...count].filter(([, n]) => n > 1).map(([t]) => t);
-  C.eq(lost, [], 'every acked op is in the op log');
-  C.eq(twice, [], 'no op was committed twice');
+  await t.stop();
+  C.log(`${t.acked.size} acked (${before} before the failover), `
+        + `${t.failed.length} failed`);
+  await T.check(t, docs, 't34', 'd', 5000);
   clients.forEach((c) => c.close());
 }, { timeout: 90000 });
 JS

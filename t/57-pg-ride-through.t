@@ -18,47 +18,23 @@ close $s;
 
 my $js = <<'JS';
 const C = require(process.env.COLLAB_ROOT + '/t/js/lib/collab-client');
+const T = require(process.env.COLLAB_ROOT + '/t/js/lib/typing');
 const cp = require('child_process');
 const url = process.env.COLLAB_WS_URL;
 const pg = (...a) => new Promise((res, rej) => cp.execFile('bash',
   [`${process.env.COLLAB_ROOT}/.ci/pg.sh`, ...a],
   (e, out, err) => (e ? rej(new Error(err || e.message)) : res(out))));
-const N = 4;
 
 C.main(async () => {
-  const clients = [];
-  for (let i = 0; i < N; i++) {
-    clients.push(await C.Client.open(url, { name: 'c' + i, reconnect: true }));
-  }
-  const docs = clients.map((c) => c.doc('t57', 'd'));
-  await C.within(C.create(docs[0], '|', C.URI), 5000, 'create');
-  await Promise.all(docs.map((d) => C.within(C.subscribe(d), 5000, 'sub')));
-
-  const acked = new Set();
-  const failed = [];
-  let typing = true;
-  const typists = clients.map(async (c, ci) => {
-    const rng = C.prng(57 + ci);
-    const doc = docs[ci];
-    for (let k = 0; typing; k++) {
-      const tok = `<${ci}.${k}>`;
-      const op = rng() < 0.5 ? [tok] : [C.cpLen(doc.data), tok];
-      try {
-        await C.within(C.submit(doc, op), 40000, `ack of ${tok}`);
-        acked.add(tok);
-      } catch (e) {
-        failed.push(`${tok}: ${e.code || ''} ${e.message}`);
-      }
-      await C.delay(20 + rng.int(40));
-    }
-  });
+  const { clients, docs } = await T.open(url, 4, 't57', 'd');
+  const t = T.type(docs, { seed: 57 });
 
   await C.delay(1000);
   C.stage('PostgreSQL restarted (fast shutdown, then start)');
   await pg('stop', process.env.RT_PG_DIR);
   await pg('start', process.env.RT_PG_DIR, process.env.RT_PG_PORT);
   await C.delay(2000);
-  const beforeStop = acked.size;
+  const beforeStop = t.acked.size;
 
   C.stage('PostgreSQL stopped for 10 s');
   await pg('stop', process.env.RT_PG_DIR);
@@ -68,36 +44,22 @@ C.main(async () => {
   const t0 = Date.now();
   const fetched = C.fetch(late.doc('t57', 'cold'));
   await C.delay(9000);
-  const duringStop = acked.size;
+  const duringStop = t.acked.size;
   await pg('start', process.env.RT_PG_DIR, process.env.RT_PG_PORT);
   await C.within(fetched, 15000, 'the fetch made while PostgreSQL was down');
   C.check(Date.now() - t0 > 8000, 'it was answered after PostgreSQL came '
           + 'back, not refused');
   late.close();
   await C.delay(3000);
-  typing = false;
-  await Promise.all(typists);
+  await t.stop();
 
-  C.log(`${acked.size} acked (${beforeStop} before the stop, `
-        + `${duringStop - beforeStop} while stopped), ${failed.length} failed`);
-  C.eq(failed, [], 'no op was refused or timed out');
-  C.check(acked.size > duringStop, 'ops were acked after PostgreSQL came back');
-
+  C.log(`${t.acked.size} acked (${beforeStop} before the stop, `
+        + `${duringStop - beforeStop} while stopped), `
+        + `${t.failed.length} failed`);
+  C.check(t.acked.size > duringStop,
+          'ops were acked after PostgreSQL came back');
   C.stage('quiescence');
-  await C.converge(docs, 20000, 'the replicas converge',
-                   () => C.headVersion('t57', 'd'));
-  const rows = await C.opLog('t57', 'd');
-  C.checkLog(rows, 'd');
-  const text = C.replay(rows, 'd').text;
-  C.eq(text, docs[0].data, 'the op log replays to the replicas\' text');
-  const count = new Map();
-  for (const m of text.matchAll(/<\d+\.\d+>/g)) {
-    count.set(m[0], (count.get(m[0]) || 0) + 1);
-  }
-  const lost = [...acked].filter((t) => !count.has(t));
-  const twice = [...count].filter(([, n]) => n > 1).map(([t]) => t);
-  C.eq(lost, [], 'every acked op is in the op log');
-  C.eq(twice, [], 'no op was committed twice');
+  await T.check(t, docs, 't57', 'd');
   clients.forEach((c) => c.close());
 }, { timeout: 120000 });
 JS
