@@ -33,6 +33,8 @@ my $rp_b = free_port();
 my $http = <<'EOF';
     collab_postgres "$TEST_COLLAB_PG";
     collab_redis $TEST_COLLAB_REDIS;
+    # the instances share the secret their Redis messages are signed with
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 EOF
 my $spread = sub {
     my ($port) = @_;

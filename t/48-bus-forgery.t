@@ -13,6 +13,7 @@ run_tests(defaults => {
     http_config => <<'EOF',
     collab_postgres "$TEST_COLLAB_PG";
     collab_redis $TEST_COLLAB_REDIS;
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 EOF
     config => <<'EOF',
     location /ws { collab_websocket; }

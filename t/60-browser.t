@@ -22,6 +22,7 @@ __DATA__
     collab_postgres "$TEST_COLLAB_PG";
     collab_commit_wait 2s;
     collab_redis $TEST_COLLAB_REDIS;
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
 --- config
     location /ws { collab_websocket; }
     location /api/ { collab_api; }
@@ -32,6 +33,7 @@ __DATA__
     }
 --- node_timeout: 150
 --- node
+const crypto = require('crypto');
 const path = require('path');
 const {chromium} = require('playwright-core');
 const sharedb = require('sharedb/lib/client');
@@ -259,8 +261,15 @@ async function converged(pages, what) {
         const head = (await fetchServer()).v;
         const forged = {a: 'op', c: 'docs', d: ID, v: head, src: 'forger',
                         seq: 1, op: ['FORGED ']};
-        await redisCli('PUBLISH', `collab:doc:4:docs/${ID}`,
-                       `O6 forger${JSON.stringify(forged)}`);
+        // signed with the deployment's key: only a host sharing
+        // collab_src_secret can do this (anyone else is dropped)
+        const channel = `collab:doc:4:docs/${ID}`;
+        const key = crypto.createHmac('sha256', 'collab-test-src-secret')
+            .update('collab redis bus v1').digest();
+        const payload = `O6 forger${JSON.stringify(forged)}`;
+        const sig = crypto.createHmac('sha256', key).update(channel)
+            .update(Buffer.from([0])).update(payload).digest('base64url');
+        await redisCli('PUBLISH', channel, `${sig}.${payload}`);
         await until(async () => (await state(a)).text.startsWith('FORGED'),
                     'the forged op reaches page A');
         await a.click('.cm-content');

@@ -22,6 +22,7 @@ my $http = <<'CONF';
     collab_postgres "$TEST_COLLAB_PG";
     collab_redis $TEST_COLLAB_REDIS;
     collab_redis_prefix t73:;
+    collab_src_secret $TEST_COLLAB_SRC_SECRET;
     collab_access_cache_ttl 5s;
     collab_auth_jwt on;
     collab_auth_jwt_key_file HS256 $TEST_COLLAB_KEYS/hs.key;

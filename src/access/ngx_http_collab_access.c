@@ -160,9 +160,10 @@ ngx_http_collab_access_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
+    /* unsigned notices too: operators publish them (docs/access.md) */
     rc = ngx_http_collab_redis_subscribe(&cache->channel,
                                          ngx_http_collab_access_message,
-                                         cache);
+                                         cache, 1);
 
     return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
 }

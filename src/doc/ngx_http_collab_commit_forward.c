@@ -24,9 +24,8 @@ ngx_int_t
 ngx_http_collab_commit_forward(ngx_http_collab_doc_t *doc)
 {
     u_char                    *buf, *p;
-    size_t                     size, argvlen[3];
+    size_t                     size;
     ngx_int_t                  rc;
-    const char                *argv[3];
     ngx_queue_t               *q, *next;
     ngx_http_collab_submit_t  *s;
 
@@ -56,14 +55,7 @@ ngx_http_collab_commit_forward(ngx_http_collab_doc_t *doc)
         p = ngx_cpymem(p, s->principal.data, s->principal.len);
         p = ngx_cpymem(p, s->raw.data, s->raw.len);
 
-        argv[0] = "PUBLISH";
-        argvlen[0] = 7;
-        argv[1] = (const char *) doc->channel.data;
-        argvlen[1] = doc->channel.len;
-        argv[2] = (const char *) buf;
-        argvlen[2] = p - buf;
-
-        rc = ngx_http_collab_redis_command(3, argv, argvlen,
+        rc = ngx_http_collab_redis_publish_cb(&doc->channel, buf, p - buf,
                                       ngx_http_collab_commit_forward_sent,
                                       doc);
         ngx_free(buf);

@@ -131,7 +131,8 @@ ngx_http_collab_fanout_channel_on(ngx_http_collab_doc_t *doc)
     }
 
     rc = ngx_http_collab_redis_subscribe(&doc->channel,
-                                         ngx_http_collab_fanout_message, doc);
+                                         ngx_http_collab_fanout_message, doc,
+                                         0);
 
     switch (rc) {
 
@@ -178,8 +179,7 @@ ngx_http_collab_fanout_publish(ngx_http_collab_doc_t *doc, ngx_str_t *src,
     void *data)
 {
     u_char      *p;
-    size_t       size, argvlen[3];
-    const char  *argv[3];
+    size_t       size;
 
     if (doc->channel.data == NULL) {
         return NGX_DECLINED;
@@ -214,14 +214,8 @@ ngx_http_collab_fanout_publish(ngx_http_collab_doc_t *doc, ngx_str_t *src,
         return NGX_DECLINED;
     }
 
-    argv[0] = "PUBLISH";
-    argvlen[0] = 7;
-    argv[1] = (const char *) doc->channel.data;
-    argvlen[1] = doc->channel.len;
-    argv[2] = (const char *) payload;
-    argvlen[2] = len;
-
-    return ngx_http_collab_redis_command(3, argv, argvlen, handler, data);
+    return ngx_http_collab_redis_publish_cb(&doc->channel, payload, len,
+                                            handler, data);
 }
 
 

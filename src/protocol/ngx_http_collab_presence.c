@@ -397,7 +397,7 @@ ngx_http_collab_presence_chan(ngx_str_t *ch, ngx_uint_t create)
     {
         rc = ngx_http_collab_redis_subscribe(&c->rchannel,
                                              ngx_http_collab_presence_redis,
-                                             c);
+                                             c, 0);
         if (rc == NGX_OK || rc == NGX_AGAIN) {
             c->redis_on = 1;
             c->active = (rc == NGX_OK);

@@ -66,6 +66,11 @@ ngx_http_collab_src_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* the secret when none is configured: one per master process */
+static u_char      ngx_http_collab_src_default[NGX_HTTP_COLLAB_SRC_KEY_LEN];
+static ngx_uint_t  ngx_http_collab_src_default_made;
+
+
 ngx_int_t
 ngx_http_collab_src_init_conf(ngx_conf_t *cf,
     ngx_http_collab_main_conf_t *cmcf)
@@ -74,23 +79,27 @@ ngx_http_collab_src_init_conf(ngx_conf_t *cf,
         return NGX_OK;
     }
 
-    /* made in the master: every worker of this nginx has the same */
-    cmcf->src_secret.data = ngx_pnalloc(cf->pool,
-                                        NGX_HTTP_COLLAB_SRC_KEY_LEN);
-    if (cmcf->src_secret.data == NULL) {
-        return NGX_ERROR;
+    /*
+     * Made in the master, once: every worker of this nginx has the same,
+     * and so do the workers of the next reload (the module stays loaded),
+     * which must understand the old ones' signed Redis messages.
+     */
+    if (!ngx_http_collab_src_default_made) {
+        ngx_http_collab_src_random(ngx_http_collab_src_default,
+                                   NGX_HTTP_COLLAB_SRC_KEY_LEN);
+        ngx_http_collab_src_default_made = 1;
     }
 
+    cmcf->src_secret.data = ngx_http_collab_src_default;
     cmcf->src_secret.len = NGX_HTTP_COLLAB_SRC_KEY_LEN;
-    ngx_http_collab_src_random(cmcf->src_secret.data,
-                               NGX_HTTP_COLLAB_SRC_KEY_LEN);
 
     if (cmcf->enabled && cmcf->redis_addr.len) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "collab: \"collab_src_secret\" is not set: "
-                           "other hosts and the next reload show different "
-                           "author ids for the same clients; set the same "
-                           "secret on every host");
+                           "other hosts show different author ids for the "
+                           "same clients and cannot talk to this one over "
+                           "Redis (its messages are signed with a key made "
+                           "from it); set the same secret on every host");
     }
 
     return NGX_OK;

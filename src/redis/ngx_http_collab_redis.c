@@ -104,6 +104,10 @@ ngx_http_collab_redis_init_process(ngx_cycle_t *cycle,
 
     w->enabled = 1;
 
+    if (ngx_http_collab_redis_sign_init(cmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (cmcf->redis_sentinels == NULL) {
         w->master = cmcf->redis_server;
         w->master_known = 1;
@@ -154,6 +158,7 @@ ngx_http_collab_redis_exit_process(ngx_cycle_t *cycle)
     w->exiting = 1;
 
     ngx_http_collab_redis_sentinel_exit();
+    ngx_http_collab_redis_sign_exit();
 
     for (i = 0; i < NGX_HTTP_COLLAB_REDIS_NCONN; i++) {
         conn = &w->conn[i];
@@ -625,6 +630,12 @@ ngx_http_collab_redis_publish(ngx_str_t *channel, u_char *payload,
         return NGX_DECLINED;
     }
 
+    payload = ngx_http_collab_redis_sign(channel, payload, len, &len);
+    if (payload == NULL) {
+        w->stats.publish_dropped++;
+        return NGX_DECLINED;
+    }
+
     argv[0] = "PUBLISH";
     argvlen[0] = 7;
     argv[1] = (const char *) channel->data;
@@ -643,6 +654,29 @@ ngx_http_collab_redis_publish(ngx_str_t *channel, u_char *payload,
     w->stats.publishes++;
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_collab_redis_publish_cb(ngx_str_t *channel, u_char *payload,
+    size_t len, ngx_http_collab_redis_reply_pt handler, void *data)
+{
+    size_t       argvlen[3];
+    const char  *argv[3];
+
+    payload = ngx_http_collab_redis_sign(channel, payload, len, &len);
+    if (payload == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "PUBLISH";
+    argvlen[0] = 7;
+    argv[1] = (const char *) channel->data;
+    argvlen[1] = channel->len;
+    argv[2] = (const char *) payload;
+    argvlen[2] = len;
+
+    return ngx_http_collab_redis_command(3, argv, argvlen, handler, data);
 }
 
 
@@ -762,6 +796,7 @@ ngx_http_collab_redis_status(ngx_http_collab_status_t *st)
     ngx_http_collab_status_counter(st, "publish_errors", s->publish_errors);
     ngx_http_collab_status_counter(st, "publish_dropped", s->publish_dropped);
     ngx_http_collab_status_counter(st, "messages", s->messages);
+    ngx_http_collab_status_counter(st, "messages_forged", s->forged);
     ngx_http_collab_status_counter(st, "commands", s->commands);
     ngx_http_collab_status_counter(st, "command_errors", s->command_errors);
     ngx_http_collab_status_counter(st, "resubscribes", s->resubscribes);

@@ -105,11 +105,16 @@ ngx_int_t ngx_http_collab_redis_name(ngx_pool_t *pool, const char *kind,
     ngx_str_t *name, ngx_str_t *out);
 
 /*
- * Fire-and-forget PUBLISH, pipelined on the command connection; failures
- * are counted.  The payload is copied before returning.
+ * PUBLISH, signed (ngx_http_collab_redis_sign.c), pipelined on the command
+ * connection; failures are counted.  The payload is copied before
+ * returning.  _publish is fire and forget; _publish_cb calls handler with
+ * the reply (the number of receivers) as _command does.
  */
 ngx_int_t ngx_http_collab_redis_publish(ngx_str_t *channel, u_char *payload,
     size_t len);
+ngx_int_t ngx_http_collab_redis_publish_cb(ngx_str_t *channel,
+    u_char *payload, size_t len, ngx_http_collab_redis_reply_pt handler,
+    void *data);
 
 /* any other single command on the command connection; handler may be NULL */
 ngx_int_t ngx_http_collab_redis_command(int argc, const char **argv,
@@ -122,9 +127,13 @@ ngx_int_t ngx_http_collab_redis_command(int argc, const char **argv,
  * channel is already active, NGX_AGAIN if the handler will receive the
  * "active" notification (payload NULL) later, NGX_DECLINED without Redis,
  * NGX_ERROR on allocation failure.  A handler may unsubscribe itself.
+ * Handlers get only messages signed by this deployment (the signature
+ * removed), or with unsigned_ok also unsigned ones (hints that carry no
+ * authority, such as the role change notice).
  */
 ngx_int_t ngx_http_collab_redis_subscribe(ngx_str_t *channel,
-    ngx_http_collab_redis_message_pt handler, void *data);
+    ngx_http_collab_redis_message_pt handler, void *data,
+    ngx_uint_t unsigned_ok);
 void ngx_http_collab_redis_unsubscribe(ngx_str_t *channel,
     ngx_http_collab_redis_message_pt handler, void *data);
 

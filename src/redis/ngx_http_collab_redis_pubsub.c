@@ -31,11 +31,14 @@ typedef struct {
     unsigned                           subscribed:1;
     unsigned                           active:1;
     unsigned                           removed:1;
+    unsigned                           unsigned_ok:1;  /* hints only */
 } ngx_http_collab_redis_channel_t;
 
 
 static ngx_http_collab_redis_channel_t *ngx_http_collab_redis_channel(
     ngx_str_t *name);
+static void ngx_http_collab_redis_received(
+    ngx_http_collab_redis_channel_t *ch, u_char *payload, size_t len);
 static ngx_int_t ngx_http_collab_redis_send(
     ngx_http_collab_redis_channel_t *ch, ngx_uint_t subscribe);
 static void ngx_http_collab_redis_message(redisAsyncContext *ac,
@@ -84,7 +87,8 @@ ngx_http_collab_redis_on_resubscribed(ngx_http_collab_redis_event_pt handler,
 
 ngx_int_t
 ngx_http_collab_redis_subscribe(ngx_str_t *channel,
-    ngx_http_collab_redis_message_pt handler, void *data)
+    ngx_http_collab_redis_message_pt handler, void *data,
+    ngx_uint_t unsigned_ok)
 {
     ngx_http_collab_redis_sub_t      *sub;
     ngx_http_collab_redis_channel_t  *ch;
@@ -109,6 +113,7 @@ ngx_http_collab_redis_subscribe(ngx_str_t *channel,
     sub->data = data;
     ngx_queue_insert_tail(&ch->subs, &sub->queue);
     ch->nsubs++;
+    ch->unsigned_ok = unsigned_ok ? 1 : 0;
 
     if (ch->active) {
         return NGX_OK;
@@ -402,8 +407,8 @@ ngx_http_collab_redis_message(redisAsyncContext *ac, void *reply,
         ngx_http_collab_redis_worker.stats.messages++;
 
         if (ch && ch->nsubs && e[2]->type == REDIS_REPLY_STRING) {
-            ngx_http_collab_redis_deliver(ch, (u_char *) e[2]->str,
-                                          e[2]->len);
+            ngx_http_collab_redis_received(ch, (u_char *) e[2]->str,
+                                           e[2]->len);
         }
 
         return;
@@ -440,6 +445,38 @@ ngx_http_collab_redis_message(redisAsyncContext *ac, void *reply,
         if (ch) {
             ngx_http_collab_redis_confirmed(ch);
         }
+    }
+}
+
+
+/* a message: delivered when signed by this deployment, else dropped */
+static void
+ngx_http_collab_redis_received(ngx_http_collab_redis_channel_t *ch,
+    u_char *payload, size_t len)
+{
+    static ngx_msec_t                logged;
+
+    ngx_http_collab_redis_worker_t  *w;
+
+    w = &ngx_http_collab_redis_worker;
+
+    if (ngx_http_collab_redis_verify(&ch->sn.str, &payload, &len) == NGX_OK
+        || ch->unsigned_ok)
+    {
+        ngx_http_collab_redis_deliver(ch, payload, len);
+        return;
+    }
+
+    w->stats.forged++;
+
+    /* at most once a second: a flood must not fill the log */
+    if (logged == 0 || ngx_current_msec - logged >= 1000) {
+        logged = ngx_current_msec;
+        ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                      "collab: dropped a message on \"%V\" without this "
+                      "deployment's signature (%uL so far; all hosts need "
+                      "the same collab_src_secret)", &ch->sn.str,
+                      w->stats.forged);
     }
 }
 

@@ -25,10 +25,13 @@ const C = require('./lib/collab-client');
 const COLL = 't48';
 const RELOADED = 4001;
 
+// signed as the workers sign (collab_src_secret is the test default):
+// what another deployment sharing Redis, the prefix and the secret sends;
+// unsigned messages never reach a document (t/49-bus-signed.t)
 function publish(channel, payload) {
   const [host, port] = C.env('COLLAB_REDIS').split(':');
   return new Promise((res, rej) => cp.execFile('redis-cli',
-    ['-h', host, '-p', port, 'PUBLISH', channel, payload],
+    ['-h', host, '-p', port, 'PUBLISH', channel, C.busSign(channel, payload)],
     (e, out) => (e ? rej(e) : res(Number(out.trim())))));
 }
 

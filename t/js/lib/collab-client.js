@@ -647,6 +647,17 @@ function patchOp(pos, delCount, ins) {
 // set `collab_src_secret $TEST_COLLAB_SRC_SECRET;`, which is this default.
 const SRC_SECRET = 'collab-test-src-secret';
 
+// a payload as this deployment's workers sign it for a Redis channel
+// (src/redis/ngx_http_collab_redis_sign.c): what a host with the same
+// collab_src_secret would PUBLISH
+function busSign(channel, payload, secret = SRC_SECRET) {
+  const key = crypto.createHmac('sha256', secret)
+    .update('collab redis bus v1').digest();
+  const sig = crypto.createHmac('sha256', key).update(channel)
+    .update(Buffer.from([0])).update(payload).digest('base64url');
+  return `${sig}.${payload}`;
+}
+
 function publicSrc(src, secret = SRC_SECRET) {
   return crypto.createHmac('sha256', secret).update(src).digest('hex')
     .slice(0, 32);
@@ -667,5 +678,5 @@ module.exports = {
   fetchSnapshot, rejects, settled, converge,
   psql, sqlLit, opLog, docRow, headVersion, checkLog, replay,
   serverPidOf, portOf, clientsOnDistinctWorkers, redis,
-  loadTrace, patchOp, env, publicSrc, SRC_SECRET,
+  loadTrace, patchOp, env, publicSrc, busSign, SRC_SECRET,
 };

@@ -14,8 +14,9 @@ package Test::Collab::Cluster;
 #   $b->check_error_log($name, must => [...], must_not => [...]);
 #
 # Substitutions: $TEST_NGINX_PORT and $TEST_NGINX_SERVROOT are this
-# instance's; $TEST_COLLAB_PG, $TEST_COLLAB_REDIS and $TEST_COLLAB_ROOT as
-# in the runner; other $TEST_NGINX_*/$TEST_COLLAB_* come from %ENV.
+# instance's; $TEST_COLLAB_PG, $TEST_COLLAB_REDIS, $TEST_COLLAB_ROOT and
+# $TEST_COLLAB_SRC_SECRET as in the runner; other $TEST_NGINX_*/
+# $TEST_COLLAB_* come from %ENV.
 
 use strict;
 use warnings;
@@ -187,6 +188,8 @@ sub _config {
         $t =~ s{\$\{?TEST_COLLAB_PG\b\}?}{Test::Collab::pg_conninfo()}ge;
         $t =~ s{\$\{?TEST_COLLAB_REDIS\b\}?}{Test::Collab::redis_addr()}ge;
         $t =~ s{\$\{?TEST_COLLAB_ROOT\b\}?}{$Test::Collab::ROOT}g;
+        # the runner's default (collab-client.js computes with it)
+        $t =~ s{\$\{?TEST_COLLAB_SRC_SECRET\b\}?}{collab-test-src-secret}g;
         $t =~ s{\$\{?(TEST_(?:NGINX|COLLAB)_\w+)\b\}?}{
             defined $ENV{$1} ? $ENV{$1}
                              : die "Test::Collab::Cluster: \$$1 is not set\n"
