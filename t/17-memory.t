@@ -98,9 +98,14 @@ cmp_ok($worst, '<', 0.5, sprintf('the other client was answered meanwhile '
                                  . '(slowest %.0f ms)', $worst * 1000));
 sleep 0.3;
 $rss1 = rss_kb($worker);
-cmp_ok($rss1 - $rss0, '<', 4096,
-       "its queue was freed: worker RSS " . ($rss1 - $rss0) . " kB above "
-       . "the start (< 4 MB)");
+SKIP: {
+    # ASan's allocator keeps what was freed: RSS does not say
+    skip 'RSS after the close under the sanitizer build', 1
+        if $ENV{TEST_COLLAB_SANITIZE};
+    cmp_ok($rss1 - $rss0, '<', 4096,
+           "its queue was freed: worker RSS " . ($rss1 - $rss0) . " kB "
+           . "above the start (< 4 MB)");
+}
 $stuck->close;
 $other->close;
 
