@@ -231,16 +231,24 @@ ngx_http_collab_cache_parse(u_char *p, size_t len, uint64_t *v,
 
     p = colon + 1;
 
-    colon = ngx_strlchr(p, last, ':');
-    if (colon == NULL) {
+    /* the type URI has colons of its own: the known ones are matched */
+    if ((size_t) (last - p) >= sizeof(COLLAB_MSG_TYPE_TEXT_UNICODE)
+        && ngx_strncmp(p, COLLAB_MSG_TYPE_TEXT_UNICODE ":",
+                       sizeof(COLLAB_MSG_TYPE_TEXT_UNICODE)) == 0)
+    {
+        type->len = sizeof(COLLAB_MSG_TYPE_TEXT_UNICODE) - 1;
+
+    } else if (last - p >= 2 && p[0] == '-' && p[1] == ':') {
+        type->len = 1;
+
+    } else {
         return NGX_DECLINED;
     }
 
     type->data = p;
-    type->len = colon - p;
 
-    text->data = colon + 1;
-    text->len = last - (colon + 1);
+    text->data = p + type->len + 1;
+    text->len = last - text->data;
 
     *v = n;
 
