@@ -19,6 +19,7 @@
 #include "status/ngx_http_collab_status.h"
 #include "api/ngx_http_collab_api.h"
 #include "doc/ngx_http_collab_doc.h"
+#include "cache/ngx_http_collab_cache.h"
 #include "protocol/ngx_http_collab_presence.h"
 #include "protocol/ngx_http_collab_src.h"
 #include "protocol/ngx_http_collab_src_live.h"
@@ -134,6 +135,20 @@ static ngx_command_t  ngx_http_collab_commands[] = {
       ngx_http_collab_src_secret,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("collab_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, cache),
+      NULL },
+
+    { ngx_string("collab_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_collab_main_conf_t, cache_ttl),
       NULL },
 
     { ngx_string("collab_websocket"),
@@ -409,6 +424,8 @@ ngx_http_collab_create_main_conf(ngx_conf_t *cf)
     cmcf->access_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->lock_ttl = NGX_CONF_UNSET_MSEC;
+    cmcf->cache = NGX_CONF_UNSET;
+    cmcf->cache_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->enabled = NGX_CONF_UNSET;
     cmcf->api = NGX_CONF_UNSET;
 
@@ -497,6 +514,23 @@ ngx_http_collab_init_main_conf(ngx_conf_t *cf, void *conf)
                            "collab: \"collab_redis_connect_timeout\" must "
                            "not be 0 and \"collab_lock_ttl\" must be at "
                            "least 100ms");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_init_value(cmcf->cache, 0);
+    ngx_conf_init_msec_value(cmcf->cache_ttl, 600000);
+
+    if (cmcf->cache && cmcf->redis_addr.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_cache on\" needs "
+                           "\"collab_redis\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (cmcf->cache_ttl < 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "collab: \"collab_cache_ttl\" must be at "
+                           "least 1s");
         return NGX_CONF_ERROR;
     }
 
@@ -691,6 +725,10 @@ ngx_http_collab_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_collab_redis_init_process(cycle, cmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_collab_cache_init_process(cycle, cmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -9,7 +9,9 @@
 # (/tmp/collab-bench), BENCH_REF_REPLAY_OPS (20000: the reference replays
 # about 260 ops/s, so the full automerge-paper trace would take ~17 minutes
 # a run; "all" replays it whole), BENCH_OURS_REPLAY_OPS (all), BENCH_PORT_BASE
-# (26000), BENCH_ONLY (snapshot: only the REST snapshot scenario, with wrk).
+# (26000), BENCH_ONLY (snapshot: only the REST snapshot scenario, with wrk;
+# coldread: only the cold reads, with and without collab_cache),
+# BENCH_COLD_DOCS (5000 documents read once each per run).
 #
 # Starts PostgreSQL, Redis, the reference server (Node) and nginx on
 # 127.0.0.1:26xxx, appends one JSON line per run to build/bench/results.jsonl,
@@ -161,6 +163,7 @@ http {
     collab_postgres "$conninfo";
     collab_redis $redis;
     collab_src_secret $COLLAB_SRC_SECRET;
+    collab_cache ${ours_cache:-off};
     server {
         listen 127.0.0.1:$ours_port reuseport backlog=4096;
         location /ws {
@@ -429,9 +432,45 @@ snapshot() {
     tail -1 "$results" >&2
 }
 
+# coldread <run>: REST reads of documents no worker holds (each read once,
+# right after a restart), with collab_cache off and on: reads/s and the
+# statements the workers sent PostgreSQL for them
+cold_docs=${BENCH_COLD_DOCS:-5000}
+coldread() {
+    local n=$1 c line js=$top/bench/lib/coldread.js col=cold$$r$1
+    export NODE_PATH=$top/t/js/node_modules
+    for c in on off on; do
+        stop_ours
+        ours_cache=$c
+        start_ours || { log "coldread: restart failed"; return; }
+        if [ -n "$col" ]; then
+            # a new collection, written with the cache on: Redis has it
+            node "$js" create "$ours_port" "$cold_docs" "$col" \
+                || { log "coldread: creating documents failed"; return; }
+            cold_col=$col
+            col=
+            continue
+        fi
+        line=$(node "$js" read "$ours_port" "$cold_docs" "$cold_col") \
+            || { log "coldread: reads failed"; return; }
+        echo "{\"scenario\":\"coldread_$c\",\"server\":\"ours\",\"run\":$n,${line#\{}" \
+            >> "$results"
+        tail -1 "$results" >&2
+    done
+    stop_ours
+    ours_cache=off
+    start_ours || log "coldread: restart failed"
+}
+
 scenarios() {
     local srv=$1 n=$2 dur=10 ops expect
     [ $quick = 1 ] && dur=3
+
+    if [ "$srv" = ours ] && { [ $quick = 0 ] \
+            || [ "${BENCH_ONLY:-}" = coldread ]; }; then
+        [ "${BENCH_ONLY:-}" = snapshot ] || coldread "$n"
+    fi
+    [ "${BENCH_ONLY:-}" = coldread ] && return
 
     if [ "$srv" = ours ]; then
         snapshot "$n" "$dur"
@@ -530,7 +569,7 @@ for n in $(seq 1 "$runs"); do
     done
 done
 
-if [ $quick = 0 ] && [ "${BENCH_ONLY:-}" != snapshot ]; then
+if [ $quick = 0 ] && [ -z "${BENCH_ONLY:-}" ]; then
     for s in $active; do sweep "$s"; done
 fi
 

@@ -48,6 +48,8 @@ typedef struct {
                                        /* collab_redis_connect_timeout */
     ngx_msec_t                 lock_ttl;         /* collab_lock_ttl */
     ngx_str_t                  src_secret;       /* collab_src_secret */
+    ngx_flag_t                 cache;            /* collab_cache */
+    ngx_msec_t                 cache_ttl;        /* collab_cache_ttl */
 
     ngx_flag_t                 enabled;          /* any collab location */
     ngx_flag_t                 api;              /* any collab_api location */

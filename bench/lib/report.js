@@ -135,6 +135,13 @@ const metrics = [
     'snapshot', 'static_rps', '', 'up'],
   ['  same: snapshot / static', 'snapshot', 'ratio_pct', '%', 'up',
     (o) => o >= 50, '>= 50% of static'],
+  ['Cold REST reads (no worker holds the doc), collab_cache off: reads/s',
+    'coldread_off', 'rps', '', 'up'],
+  ['  same, collab_cache on: reads/s', 'coldread_on', 'rps', '', 'up'],
+  ['  same, cache off: PostgreSQL statements per 1,000 cold reads',
+    'coldread_off', 'pg_per_1000', '', 'down'],
+  ['  same, cache on: PostgreSQL statements per 1,000 cold reads',
+    'coldread_on', 'pg_per_1000', '', 'down', (o) => o <= 10, '<= 10'],
 ];
 
 // auth on may cost at most 5% against the same scenario with auth off
@@ -146,7 +153,8 @@ function authCost(on, scenario, field, kind) {
 
 // scenarios only our server has (the reference has no REST snapshot, and
 // no tokens)
-const oursOnly = new Set(['snapshot', 'ack_auth', 'hot10_auth']);
+const oursOnly = new Set(['snapshot', 'ack_auth', 'hot10_auth',
+  'coldread_off', 'coldread_on']);
 
 const haveRef = servers.includes('ref');
 const haveOurs = servers.includes('ours');

@@ -60,6 +60,7 @@
 #include "doc/ngx_http_collab_commit_latency.h"
 #include "doc/ngx_http_collab_doc_resync.h"
 #include "doc/ngx_http_collab_fanout.h"
+#include "cache/ngx_http_collab_cache.h"
 #include "protocol/ngx_http_collab_src.h"
 #include "status/ngx_http_collab_status.h"
 
@@ -1321,6 +1322,12 @@ ngx_http_collab_commit_deliver(ngx_http_collab_doc_t *doc)
     }
 
     ngx_http_collab_commit_snapshot(doc, before);
+
+    /* after the acks went out; a delete leaves a versioned tombstone */
+    if (doc->v > before) {
+        ngx_http_collab_cache_put(&doc->name, doc->v,
+                                  doc->exists ? doc->text : NULL);
+    }
 }
 
 

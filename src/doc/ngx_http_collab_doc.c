@@ -12,6 +12,7 @@
 #include "doc/ngx_http_collab_fanout.h"
 #include "doc/ngx_http_collab_doc_resync.h"
 #include "status/ngx_http_collab_status.h"
+#include "cache/ngx_http_collab_cache.h"
 #include "protocol/ngx_http_collab_src.h"
 #include "protocol/ngx_http_collab_session.h"
 
@@ -33,7 +34,11 @@
 #define NGX_HTTP_COLLAB_DOC_IDLE       30000
 
 
-static void ngx_http_collab_doc_load(ngx_http_collab_doc_t *doc);
+static void ngx_http_collab_doc_load(ngx_http_collab_doc_t *doc,
+    ngx_uint_t cache);
+static void ngx_http_collab_doc_cache_loaded(void *data, ngx_int_t rc,
+    uint64_t v, u_char *text, size_t len);
+static void ngx_http_collab_doc_loaded_ready(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_doc_loaded(void *data, ngx_int_t rc,
     ngx_http_collab_store_result_t *res);
 static ngx_int_t ngx_http_collab_doc_apply_stored(ngx_http_collab_doc_t *doc,
@@ -198,7 +203,7 @@ ngx_http_collab_doc_get(ngx_str_t *c, ngx_str_t *d)
             && !doc->load_retry.timer_set)
         {
             /* the last load failed: this request tries again */
-            ngx_http_collab_doc_load(doc);
+            ngx_http_collab_doc_load(doc, 1);
         }
 
         return doc;
@@ -272,7 +277,7 @@ ngx_http_collab_doc_get(ngx_str_t *c, ngx_str_t *d)
     ngx_queue_insert_tail(&w->all, &doc->all);
     w->ndocs++;
 
-    ngx_http_collab_doc_load(doc);
+    ngx_http_collab_doc_load(doc, 1);
 
     return doc;
 }
@@ -331,7 +336,7 @@ ngx_http_collab_doc_wait(ngx_http_collab_doc_t *doc,
         && !doc->load_retry.timer_set)
     {
         /* no load in flight (it failed): start one, or fail at once */
-        ngx_http_collab_doc_load(doc);
+        ngx_http_collab_doc_load(doc, 1);
         return;
     }
 
@@ -622,6 +627,7 @@ ngx_http_collab_doc_catch_up(ngx_http_collab_doc_t *doc)
 
     doc->catching_up = 1;
     doc->catchup_again = 0;
+    doc->cached = 0;
 
     /* a suspect copy: the ops it has from verify_v are read back too */
     from = doc->v + 1;
@@ -648,8 +654,9 @@ ngx_http_collab_doc_catch_up(ngx_http_collab_doc_t *doc)
 void
 ngx_http_collab_doc_reload(ngx_http_collab_doc_t *doc)
 {
+    /* the copy disagreed with PostgreSQL: the cache may be why */
     ngx_http_collab_doc_reset(doc);
-    ngx_http_collab_doc_load(doc);
+    ngx_http_collab_doc_load(doc, 0);
 }
 
 
@@ -920,9 +927,19 @@ ngx_http_collab_doc_idle(ngx_http_collab_doc_t *doc)
 
 
 static void
-ngx_http_collab_doc_load(ngx_http_collab_doc_t *doc)
+ngx_http_collab_doc_load(ngx_http_collab_doc_t *doc, ngx_uint_t cache)
 {
     doc->state = NGX_HTTP_COLLAB_DOC_LOADING;
+
+    if (cache
+        && ngx_http_collab_cache_get(&doc->name,
+                                     ngx_http_collab_doc_cache_loaded, doc)
+           == NGX_OK)
+    {
+        doc->loading = 1;
+        doc->refs++;
+        return;
+    }
 
     if (ngx_http_collab_store_load(&doc->c, &doc->d,
                                    ngx_http_collab_doc_loaded, doc)
@@ -1029,6 +1046,71 @@ ngx_http_collab_doc_loaded(void *data, ngx_int_t rc,
 
 ready:
 
+    ngx_http_collab_doc_loaded_ready(doc);
+}
+
+
+/*
+ * The head from the Redis cache (ngx_http_collab_cache.h); a miss loads
+ * from PostgreSQL.  The copy is not checked against PostgreSQL here: the
+ * cache is written after every commit, the channel delivers what follows,
+ * a gap in it catches up, and the periodic head check (fanout.c) finds a
+ * head the cache missed.  So neither the waiting requests (as fresh as
+ * this load) nor the channel's activation read PostgreSQL for it.
+ */
+static void
+ngx_http_collab_doc_cache_loaded(void *data, ngx_int_t rc, uint64_t v,
+    u_char *text, size_t len)
+{
+    ngx_http_collab_doc_t  *doc = data;
+
+    ngx_queue_t                *q;
+    collab_text_t              *t;
+    ngx_http_collab_doc_req_t  *req;
+
+    doc->loading = 0;
+
+    if (ngx_http_collab_doc_back(doc) != NGX_OK) {
+        return;
+    }
+
+    if (rc != NGX_OK
+        || collab_text_create(&t, (const char *) text, len) != COLLAB_OT_OK)
+    {
+        ngx_http_collab_doc_load(doc, 0);
+        return;
+    }
+
+    ngx_http_collab_doc_reset(doc);
+
+    doc->state = NGX_HTTP_COLLAB_DOC_READY;
+    doc->text = t;
+    doc->exists = 1;
+    doc->v = v;
+
+    /* channel_active already: its catch-up was asked during the load */
+    doc->cached = !doc->channel_active;
+    doc->catchup_again = (doc->seen_v > doc->v);
+
+    for (q = ngx_queue_head(&doc->waiters);
+         q != ngx_queue_sentinel(&doc->waiters);
+         q = ngx_queue_next(q))
+    {
+        req = ngx_queue_data(q, ngx_http_collab_doc_req_t, queue);
+        req->fresh = 0;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_http_collab_doc_worker.log, 0,
+                   "collab doc: \"%V\" at v%uL from the cache",
+                   &doc->name, v);
+
+    ngx_http_collab_doc_loaded_ready(doc);
+}
+
+
+static void
+ngx_http_collab_doc_loaded_ready(ngx_http_collab_doc_t *doc)
+{
     if (doc->catchup_again) {
         doc->catchup_again = 0;
         ngx_http_collab_doc_catch_up(doc);
@@ -1350,6 +1432,7 @@ ngx_http_collab_doc_reset(ngx_http_collab_doc_t *doc)
     doc->v = 0;
     doc->exists = 0;
     doc->deleted = 0;
+    doc->cached = 0;
 }
 
 
@@ -1534,7 +1617,7 @@ ngx_http_collab_doc_load_retry(ngx_event_t *ev)
     ngx_http_collab_doc_t  *doc = ev->data;
 
     if (doc->state == NGX_HTTP_COLLAB_DOC_LOADING && !doc->loading) {
-        ngx_http_collab_doc_load(doc);
+        ngx_http_collab_doc_load(doc, 0);
     }
 }
 

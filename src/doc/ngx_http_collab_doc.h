@@ -114,6 +114,7 @@ struct ngx_http_collab_doc_s {
     unsigned                   loading:1;   /* a load is in flight */
     unsigned                   reading:1;   /* ops for a waiter */
     unsigned                   own_apply:1; /* advancing by own commit */
+    unsigned                   cached:1;    /* from the cache, unchecked */
 
     /* ring of committed ops: versions [v - ring_n, v) */
     ngx_http_collab_doc_op_t  *ring;

@@ -36,6 +36,7 @@ typedef struct {
 
 static void ngx_http_collab_fanout_message(ngx_str_t *channel,
     u_char *payload, size_t len, void *data);
+static void ngx_http_collab_fanout_active(ngx_http_collab_doc_t *doc);
 static void ngx_http_collab_fanout_resubscribed(void *data);
 static void ngx_http_collab_fanout_check_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_http_collab_fanout_followed(ngx_http_collab_doc_t *doc);
@@ -138,8 +139,7 @@ ngx_http_collab_fanout_channel_on(ngx_http_collab_doc_t *doc)
 
     case NGX_OK:
         doc->channel_on = 1;
-        doc->channel_active = 1;
-        ngx_http_collab_doc_catch_up(doc);
+        ngx_http_collab_fanout_active(doc);
         break;
 
     case NGX_AGAIN:
@@ -219,6 +219,26 @@ ngx_http_collab_fanout_publish(ngx_http_collab_doc_t *doc, ngx_str_t *src,
 }
 
 
+/*
+ * The channel delivers from now on: what came before is read from the
+ * database, except for a copy just taken from the cache (the head check
+ * verifies it, see ngx_http_collab_doc.c), so that a cold read costs
+ * PostgreSQL nothing.
+ */
+static void
+ngx_http_collab_fanout_active(ngx_http_collab_doc_t *doc)
+{
+    doc->channel_active = 1;
+
+    if (doc->cached) {
+        doc->cached = 0;
+        return;
+    }
+
+    ngx_http_collab_doc_catch_up(doc);
+}
+
+
 static void
 ngx_http_collab_fanout_message(ngx_str_t *channel, u_char *payload,
     size_t len, void *data)
@@ -238,8 +258,7 @@ ngx_http_collab_fanout_message(ngx_str_t *channel, u_char *payload,
 
     if (payload == NULL) {
         /* (re)subscribed: whatever was published before may be missed */
-        doc->channel_active = 1;
-        ngx_http_collab_doc_catch_up(doc);
+        ngx_http_collab_fanout_active(doc);
         return;
     }
 

@@ -32,6 +32,7 @@
 #define NGX_HTTP_COLLAB_REDIS_LOCK      "lock:"
 #define NGX_HTTP_COLLAB_REDIS_SRC       "src:"
 #define NGX_HTTP_COLLAB_REDIS_WORKER    "worker:"
+#define NGX_HTTP_COLLAB_REDIS_CACHE     "cache:"
 
 /* "<pid hex>-<counter hex>-<32 hex random>" */
 #define NGX_HTTP_COLLAB_REDIS_TOKEN_LEN  64

@@ -12,6 +12,7 @@
 #include "ngx_http_collab.h"
 #include "store/ngx_http_collab_pg.h"
 #include "store/ngx_http_collab_store.h"
+#include "status/ngx_http_collab_status.h"
 
 
 #define NGX_HTTP_COLLAB_PG_BACKOFF_MIN  100
@@ -105,9 +106,13 @@ static void ngx_http_collab_pg_posted(ngx_event_t *ev);
 static void ngx_http_collab_pg_flush_queue(void);
 static void ngx_http_collab_pg_settle(void);
 static ngx_str_t ngx_http_collab_pg_errmsg(const char *msg);
+static void ngx_http_collab_pg_status(ngx_http_collab_status_t *st);
 
 
 static ngx_http_collab_pg_pool_t  *ngx_http_collab_pg_pool;
+
+/* statements sent by this worker: what a read path costs PostgreSQL */
+static uint64_t                    ngx_http_collab_pg_statements;
 
 
 char *
@@ -349,9 +354,17 @@ ngx_http_collab_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_collab_pg_pool_t  *pool;
 
     ngx_http_collab_pg_pool = NULL;
+    ngx_http_collab_pg_statements = 0;
 
     if (cmcf->pg_conninfo.data == NULL) {
         return NGX_OK;
+    }
+
+    if (ngx_http_collab_status_add_section("postgres",
+                                           ngx_http_collab_pg_status)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_collab_pg_pool_t));
@@ -1022,6 +1035,8 @@ ngx_http_collab_pg_run(ngx_http_collab_pg_conn_t *pc,
         return;
     }
 
+    ngx_http_collab_pg_statements++;
+
     pc->req = req;
     pc->state = NGX_HTTP_COLLAB_PG_BUSY;
 
@@ -1340,4 +1355,12 @@ ngx_http_collab_pg_errmsg(const char *msg)
     }
 
     return s;
+}
+
+
+static void
+ngx_http_collab_pg_status(ngx_http_collab_status_t *st)
+{
+    ngx_http_collab_status_counter(st, "statements",
+                                   ngx_http_collab_pg_statements);
 }
