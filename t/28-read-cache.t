@@ -1,6 +1,7 @@
 # collab_cache: after each commit the head snapshot is in Redis
-# (<prefix>cache:<doc name> = "<v>:<ms>:<type>:<text>"); an older write
-# never replaces a newer one; a delete leaves a tombstone; a document no
+# (<prefix>cache:<doc name> = "<v>:<ms>:<type>:<text>", signed as the
+# Redis bus is); an older write never replaces a newer one; a value
+# without this deployment's signature is never served; a delete leaves a tombstone; a document no
 # worker holds is read (REST, WebSocket fetch and subscribe) from Redis
 # while PostgreSQL is stopped; 1,000 cold reads cost PostgreSQL at most
 # 10 statements (the module's own count); with the cache off nothing is
@@ -8,6 +9,8 @@
 use lib 't/lib';
 use Test::Collab with => [qw(postgres redis)];
 use HTTP::Tiny;
+use Digest::SHA qw(hmac_sha256);
+use MIME::Base64 qw(encode_base64url);
 
 my $root = $Test::Collab::ROOT;
 my $type = 'http://sharejs.org/types/text-unicode';
@@ -18,7 +21,8 @@ sub conf {
     return (
         http_config => qq{collab_postgres "} . pg_conninfo() . qq{";\n}
                        . 'collab_redis ' . redis_addr() . ";\n"
-                       . "collab_cache $cache;\ncollab_cache_ttl 60s;\n",
+                       . "collab_cache $cache;\ncollab_cache_ttl 60s;\n"
+                       . "collab_src_secret collab-test-src-secret;\n",
         config => 'location /ws { collab_websocket; }'
                   . ' location /api/ { collab_api; }'
                   . ' location = /status { collab_status; }',
@@ -26,6 +30,14 @@ sub conf {
 }
 
 sub key { my ($c, $d) = @_; 'collab:cache:' . length($c) . ":$c/$d" }
+
+# a value as a worker of this deployment signs it (collab_src_secret)
+sub signed {
+    my ($key, $value) = @_;
+    my $k = hmac_sha256('collab redis bus v1', 'collab-test-src-secret');
+    return encode_base64url(hmac_sha256("$key\0$value", $k)) . ".$value";
+}
+my $sig = qr/[A-Za-z0-9_-]{43}\./;
 
 sub status {
     my ($port) = @_;
@@ -63,7 +75,7 @@ node_ok($port, 'documents written', <<'JS');
   await w.submit({ c: 't28', d: 'a', v: 0, seq: 1, create: T });
   await w.submit({ c: 't28', d: 'a', v: 1, seq: 2, op: [5, ' wörld'] });
   await w.submit({ c: 't28', d: 'a', v: 2, seq: 3, op: [11, '!'] });
-  for (const d of ['b', 'c', 'del']) {
+  for (const d of ['b', 'c', 'del', 'forged']) {
     await w.submit({ c: 't28', d, v: 0, seq: 1,
                      create: { type: 'text-unicode', data: 'doc ' + d } });
   }
@@ -72,28 +84,30 @@ JS
 
 sleep 0.3;
 my $v = redis_cmd('GET', key('t28', 'a'));
-like($v, qr/^3:\d{13}:\Q$type\E:hello wörld!$/,
+like($v, qr/^${sig}3:\d{13}:\Q$type\E:hello wörld!$/,
      'after three commits the key holds version 3 and its text');
 my $ttl = redis_cmd('PTTL', key('t28', 'a'));
 ok($ttl > 50000 && $ttl <= 60000, "it expires (PTTL $ttl ms)");
-like(redis_cmd('GET', key('t28', 'del')), qr/^2:\d{13}:-:$/,
+like(redis_cmd('GET', key('t28', 'del')), qr/^${sig}2:\d{13}:-:$/,
      'a deleted document leaves a versioned tombstone, no snapshot');
 
 # another writer got there first with a newer version: ours (v4) swaps it
 # out and puts it back
-redis_cmd('SET', key('t28', 'a'), "100:0:$type:newer");
+redis_cmd('SET', key('t28', 'a'), signed(key('t28', 'a'), "100:0:$type:newer"));
 node_ok($port, 'an op on a', <<'JS');
   await w.submit({ c: 't28', d: 'a', v: 3, seq: 4, op: [12, '?'] });
 JS
 sleep 0.3;
-is(redis_cmd('GET', key('t28', 'a')), "100:0:$type:newer",
+is(redis_cmd('GET', key('t28', 'a')),
+   signed(key('t28', 'a'), "100:0:$type:newer"),
    'an older write does not leave its version over a newer one');
-redis_cmd('SET', key('t28', 'a'), "2:0:$type:older");
+redis_cmd('SET', key('t28', 'a'), signed(key('t28', 'a'), "2:0:$type:older"));
 node_ok($port, 'another op on a', <<'JS');
   await w.submit({ c: 't28', d: 'a', v: 4, seq: 5, op: [13, '.'] });
 JS
 sleep 0.3;
-like(redis_cmd('GET', key('t28', 'a')), qr/^5:\d+:\Q$type\E:hello wörld!\?\.$/,
+like(redis_cmd('GET', key('t28', 'a')),
+     qr/^${sig}5:\d+:\Q$type\E:hello wörld!\?\.$/,
      'a newer write replaces an older one');
 
 # -- reads while PostgreSQL is stopped, by workers that hold nothing
@@ -120,6 +134,13 @@ node_ok($port, 'PostgreSQL stopped: a cold fetch and a cold subscribe '
   C.eq([s.error, s.data && s.data.v, s.data && s.data.data],
        [undefined, 1, 'doc c'], 'subscribe: version 1, its text');
 JS
+
+# someone with Redis access but not the secret writes a snapshot
+redis_cmd('SET', key('t28', 'forged'), "9:0:$type:EVIL");
+$r = $http->get("http://127.0.0.1:$port/api/t28/forged");
+is($r->{status}, 503, 'an unsigned cached value is never served: the read '
+                      . 'needs PostgreSQL');
+like(status($port), qr/"forged":[1-9]/, 'and it is counted');
 
 $r = $http->get("http://127.0.0.1:$port/api/t28/del");
 is($r->{status}, 503, 'a tombstone is a miss: the deleted document '

@@ -19,6 +19,7 @@
 typedef struct {
     ngx_http_collab_cache_pt   handler;
     void                      *data;
+    ngx_str_t                  key;          /* heap: checks the value */
 } ngx_http_collab_cache_get_t;
 
 
@@ -35,6 +36,7 @@ typedef struct {
     uint64_t                   writes;
     uint64_t                   rewrites;     /* newer values put back */
     uint64_t                   errors;
+    uint64_t                   forged;       /* not signed by us: unused */
 } ngx_http_collab_cache_stats_t;
 
 
@@ -104,6 +106,7 @@ ngx_http_collab_cache_get(ngx_str_t *name, ngx_http_collab_cache_pt handler,
 
     get->handler = handler;
     get->data = data;
+    get->key = key;
 
     argv[0] = "GET";
     argvlen[0] = 3;
@@ -113,10 +116,8 @@ ngx_http_collab_cache_get(ngx_str_t *name, ngx_http_collab_cache_pt handler,
     rc = ngx_http_collab_redis_command(2, argv, argvlen,
                                        ngx_http_collab_cache_got, get);
 
-    /* hiredis copied the arguments */
-    ngx_free(key.data);
-
     if (rc != NGX_OK) {
+        ngx_free(key.data);
         ngx_free(get);
         return rc;
     }
@@ -128,7 +129,7 @@ ngx_http_collab_cache_get(ngx_str_t *name, ngx_http_collab_cache_pt handler,
 void
 ngx_http_collab_cache_put(ngx_str_t *name, uint64_t v, collab_text_t *text)
 {
-    u_char                       *value, *p;
+    u_char                       *value, *p, *signed_value;
     size_t                        len, tlen;
     ngx_time_t                   *tp;
     ngx_http_collab_cache_put_t  *put;
@@ -175,7 +176,13 @@ ngx_http_collab_cache_put(ngx_str_t *name, uint64_t v, collab_text_t *text)
         p += tlen;
     }
 
-    if (ngx_http_collab_cache_set(put, value, p - value) != NGX_OK) {
+    /* signed as the bus is: a value nobody else could have written */
+    signed_value = ngx_http_collab_redis_sign(&put->key, value, p - value,
+                                              &len);
+
+    if (signed_value == NULL
+        || ngx_http_collab_cache_set(put, signed_value, len) != NGX_OK)
+    {
         ngx_http_collab_cache_stats.errors++;
         ngx_free(put->key.data);
         ngx_free(put);
@@ -262,23 +269,40 @@ ngx_http_collab_cache_got(redisReply *reply, void *data)
     ngx_http_collab_cache_get_t  *get = data;
 
     void                      *hdata;
+    u_char                    *p;
+    size_t                     len;
     uint64_t                   v;
     ngx_str_t                  type, text;
     ngx_http_collab_cache_pt   handler;
 
     handler = get->handler;
     hdata = get->data;
-    ngx_free(get);
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_free(get->key.data);
+        ngx_free(get);
         ngx_http_collab_cache_stats.errors++;
         handler(hdata, NGX_DECLINED, 0, NULL, 0);
         return;
     }
 
+    p = (u_char *) reply->str;
+    len = reply->len;
+
+    if (reply->type == REDIS_REPLY_STRING
+        && ngx_http_collab_redis_verify(&get->key, &p, &len) != NGX_OK)
+    {
+        /* written by someone without the key: never served */
+        ngx_http_collab_cache_stats.forged++;
+        len = 0;
+    }
+
+    ngx_free(get->key.data);
+    ngx_free(get);
+
     if (reply->type != REDIS_REPLY_STRING
-        || ngx_http_collab_cache_parse((u_char *) reply->str, reply->len,
-                                       &v, &type, &text)
+        || len == 0
+        || ngx_http_collab_cache_parse(p, len, &v, &type, &text)
            != NGX_OK
         || v == 0
         || type.len != sizeof(COLLAB_MSG_TYPE_TEXT_UNICODE) - 1
@@ -332,8 +356,10 @@ ngx_http_collab_cache_set_done(redisReply *reply, void *data)
 {
     ngx_http_collab_cache_put_t  *put = data;
 
-    uint64_t   v;
-    ngx_str_t  type, text;
+    u_char     *p;
+    size_t      len;
+    uint64_t    v;
+    ngx_str_t   type, text;
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         /* the entry may be old now: its TTL bounds that */
@@ -347,10 +373,12 @@ ngx_http_collab_cache_set_done(redisReply *reply, void *data)
         goto done;
     }
 
+    p = (u_char *) reply->str;
+    len = reply->len;
+
     if (reply->type == REDIS_REPLY_STRING
-        && ngx_http_collab_cache_parse((u_char *) reply->str, reply->len,
-                                       &v, &type, &text)
-           == NGX_OK
+        && ngx_http_collab_redis_verify(&put->key, &p, &len) == NGX_OK
+        && ngx_http_collab_cache_parse(p, len, &v, &type, &text) == NGX_OK
         && v > put->v)
     {
         /* it displaced a newer value: that goes back, then it is done */
@@ -386,4 +414,5 @@ ngx_http_collab_cache_status(ngx_http_collab_status_t *st)
     ngx_http_collab_status_counter(st, "writes", cs->writes);
     ngx_http_collab_status_counter(st, "rewrites", cs->rewrites);
     ngx_http_collab_status_counter(st, "errors", cs->errors);
+    ngx_http_collab_status_counter(st, "forged", cs->forged);
 }

@@ -117,6 +117,17 @@ ngx_int_t ngx_http_collab_redis_publish_cb(ngx_str_t *channel,
     u_char *payload, size_t len, ngx_http_collab_redis_reply_pt handler,
     void *data);
 
+/*
+ * What this deployment writes to Redis is signed (ngx_http_collab_redis_
+ * sign.c): sign returns "<signature>.<payload>" for a channel or key name
+ * in a buffer of its own, valid until the next call (NULL: out of memory);
+ * verify points *payload past a valid signature, or says NGX_DECLINED.
+ */
+u_char *ngx_http_collab_redis_sign(ngx_str_t *name, u_char *payload,
+    size_t len, size_t *out_len);
+ngx_int_t ngx_http_collab_redis_verify(ngx_str_t *name, u_char **payload,
+    size_t *len);
+
 /* any other single command on the command connection; handler may be NULL */
 ngx_int_t ngx_http_collab_redis_command(int argc, const char **argv,
     const size_t *argvlen, ngx_http_collab_redis_reply_pt handler,

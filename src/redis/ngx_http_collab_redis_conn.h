@@ -113,18 +113,9 @@ void ngx_http_collab_redis_master_found(u_char *host, size_t len,
     ngx_uint_t port, ngx_http_collab_redis_addr_t *by);
 void ngx_http_collab_redis_master_unknown(const char *reason);
 
-/*
- * The bus's signatures (ngx_http_collab_redis_sign.c): sign returns the
- * signed payload in a buffer of its own, valid until the next call (NULL:
- * out of memory); verify points *payload past a valid signature, or says
- * NGX_DECLINED.
- */
+/* the bus's key (ngx_http_collab_redis_sign.c) */
 ngx_int_t ngx_http_collab_redis_sign_init(ngx_http_collab_main_conf_t *cmcf);
 void ngx_http_collab_redis_sign_exit(void);
-u_char *ngx_http_collab_redis_sign(ngx_str_t *channel, u_char *payload,
-    size_t len, size_t *out_len);
-ngx_int_t ngx_http_collab_redis_verify(ngx_str_t *channel, u_char **payload,
-    size_t *len);
 
 
 /* the context of a connection that is up, or NULL */
