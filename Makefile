@@ -182,6 +182,12 @@ bench:
 bench-quick:
 	bash bench/run.sh --quick
 
+# the soak (figures, not a test): 200 documents, 2,000 connections (5%
+# typing), 20,000 idle ones, 10 minutes; SOAK_SECONDS etc. in bench/run.sh
+.PHONY: soak
+soak:
+	BENCH_ONLY=soak BENCH_SERVERS=ours BENCH_RUNS=1 bash bench/run.sh --quick
+
 # OT engine benchmark (figures, not a test): bench/ot/run.sh
 .PHONY: bench-ot
 bench-ot:

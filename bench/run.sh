@@ -10,7 +10,8 @@
 # about 260 ops/s, so the full automerge-paper trace would take ~17 minutes
 # a run; "all" replays it whole), BENCH_OURS_REPLAY_OPS (all), BENCH_PORT_BASE
 # (26000), BENCH_ONLY (snapshot: only the REST snapshot scenario, with wrk;
-# coldread: only the cold reads, with and without collab_cache),
+# coldread: only the cold reads, with and without collab_cache; soak: the
+# soak of `make soak`, see soak() below),
 # BENCH_COLD_DOCS (5000 documents read once each per run).
 #
 # Starts PostgreSQL, Redis, the reference server (Node) and nginx on
@@ -462,6 +463,72 @@ coldread() {
     start_ours || log "coldread: restart failed"
 }
 
+# soak <run> (`make soak`): SOAK_DOCS documents (200), SOAK_CONNS
+# connections (2,000) of which 5% type SOAK_RATE ops/s (2) each and the
+# rest read, plus SOAK_IDLE idle connections (20,000), for SOAK_SECONDS
+# (600). Every 10 s the workers' RSS and PostgreSQL's connections are
+# sampled; at the end the op log is counted against the acks.
+soak() {
+    local n=$1 secs=${SOAK_SECONDS:-600} docs=${SOAK_DOCS:-200}
+    local conns=${SOAK_CONNS:-2000} idle=${SOAK_IDLE:-20000}
+    local rate=${SOAK_RATE:-2} writers readers pids col=soak$$r$1 i lgpid
+    local logged pgmax
+    writers=$((conns / 20))
+    readers=$((conns - writers))
+    restart ours || { log "soak: restart failed"; return; }
+    pids=$(server_pids ours)
+    for i in 0 1; do
+        "$lg" --mode idle --port "$ours_port" --conns $((idle / 2)) \
+            --hold $((secs + 40)) --src-addrs 8 --src-base $((2 + 8 * i)) \
+            --max-pending 512 --label soak_idle > "$dir/soak_idle$i.json" \
+            2> "$dir/soak_idle$i.err" &
+    done
+    for _ in $(seq 1 600); do
+        [ "$(cat "$dir"/soak_idle[01].err | grep -c '^ready')" = 2 ] && break
+        sleep 0.1
+    done
+    log "soak: $idle idle connections up; $writers writers and $readers" \
+        "readers on $docs documents for $secs s"
+    "$lg" --port "$ours_port" --docs "$docs" --writers "$writers" \
+        --readers "$readers" --rate "$rate" --warmup 10 --duration "$secs" \
+        --max-pending 512 --src-addrs 4 --src-base 20 --collection "$col" \
+        --label soak > "$dir/soak.json" 2> "$dir/soak.err" &
+    lgpid=$!
+    : > "$dir/soak.samples"
+    while kill -0 "$lgpid" 2> /dev/null; do
+        echo "$(date +%s) $(rss_kb $pids) $(psql -X -qtA "$conninfo" -c \
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = \
+             current_database()" 2> /dev/null || echo 0)" \
+            >> "$dir/soak.samples"
+        sleep 10
+    done
+    wait "$lgpid" || true
+    logged=$(psql -X -qtA "$conninfo" -c "SELECT count(*) FROM collab_ops o
+        JOIN collab_docs d ON d.id = o.doc WHERE d.collection = '$col'")
+    pgmax=$(awk '{ if ($3 > m) m = $3 } END { print m + 0 }' \
+        "$dir/soak.samples")
+    # RSS after the warm-up (the documents' op rings fill in the first
+    # minutes: the sample at 40% of the run) against the last one
+    awk -v n="$n" -v logged="$logged" -v pgmax="$pgmax" \
+        -v lg="$(head -1 "$dir/soak.json")" '
+        { rss[NR] = $2 }
+        END {
+            w = int(NR * 0.4); if (w < 1) w = 1
+            first = rss[w]; last = rss[NR]; max = 0
+            for (i = w; i <= NR; i++) if (rss[i] > max) max = rss[i]
+            sub(/^\{/, "", lg)
+            printf "{\"scenario\":\"soak\",\"server\":\"ours\",\"run\":%d,", n
+            printf "\"rss_warm_kb\":%d,\"rss_last_kb\":%d,\"rss_max_kb\":%d,",
+                first, last, max
+            printf "\"rss_growth_pct\":%.2f,\"pg_conns_max\":%d,",
+                first ? (last - first) * 100 / first : 0, pgmax
+            printf "\"ops_logged\":%d,\"samples\":%d,%s\n", logged, NR, lg
+        }' "$dir/soak.samples" >> "$results"
+    tail -1 "$results" >&2
+    wait || true
+}
+
+
 scenarios() {
     local srv=$1 n=$2 dur=10 ops expect
     [ $quick = 1 ] && dur=3
@@ -471,6 +538,10 @@ scenarios() {
         [ "${BENCH_ONLY:-}" = snapshot ] || coldread "$n"
     fi
     [ "${BENCH_ONLY:-}" = coldread ] && return
+    if [ "${BENCH_ONLY:-}" = soak ]; then
+        [ "$srv" = ours ] && soak "$n"
+        return
+    fi
 
     if [ "$srv" = ours ]; then
         snapshot "$n" "$dur"
