@@ -38,7 +38,6 @@ __DATA__
 --- node_timeout: 120
 --- node
 const assert = require('assert');
-const crypto = require('crypto');
 const fs = require('fs');
 const C = require(process.cwd() + '/lib/collab-client');
 
@@ -46,13 +45,10 @@ const WS = process.env.COLLAB_WS_URL;
 const HTTP = process.env.COLLAB_HTTP_URL;
 const key = fs.readFileSync(`${process.env.TEST_COLLAB_KEYS}/hs.key`,
                             'utf8').trim();
-const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
 function token(sub, extra = {}) {
   const now = Math.floor(Date.now() / 1000);
-  const data = `${b64({ alg: 'HS256' })}.${b64({ sub, iss: 't71',
-    exp: now + 600, name: sub[0].toUpperCase() + sub.slice(1), ...extra })}`;
-  return `${data}.${crypto.createHmac('sha256', key).update(data)
-    .digest('base64url')}`;
+  return C.hs256(key, { sub, iss: 't71',
+    exp: now + 600, name: sub[0].toUpperCase() + sub.slice(1), ...extra });
 }
 const TYPE = 'http://sharejs.org/types/text-unicode';
 const run = process.pid;

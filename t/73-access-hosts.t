@@ -42,19 +42,15 @@ my $b = Test::Collab::Cluster->start(name => 'b', workers => 2,
 
 my ($rc, $out) = run_node(<<'JS',
 const assert = require('assert');
-const crypto = require('crypto');
 const fs = require('fs');
 const C = require(process.cwd() + '/lib/collab-client');
 
 const HOSTS = process.env.T73_URLS.split(',');
 const key = fs.readFileSync(`${process.env.TEST_COLLAB_KEYS}/hs.key`,
                             'utf8').trim();
-const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
 function token(sub) {
-  const data = `${b64({ alg: 'HS256' })}.${b64({ sub, iss: 't73',
-    exp: Math.floor(Date.now() / 1000) + 600 })}`;
-  return `${data}.${crypto.createHmac('sha256', key).update(data)
-    .digest('base64url')}`;
+  return C.hs256(key, { sub, iss: 't73',
+    exp: Math.floor(Date.now() / 1000) + 600 });
 }
 const TYPE = 'http://sharejs.org/types/text-unicode';
 const D = `d${process.pid}`;

@@ -39,7 +39,6 @@ __DATA__
 --- node_timeout: 120
 --- node
 const assert = require('assert');
-const crypto = require('crypto');
 const fs = require('fs');
 const C = require(process.cwd() + '/lib/collab-client');
 
@@ -47,15 +46,12 @@ const WS = process.env.COLLAB_WS_URL;
 const HTTP = process.env.COLLAB_HTTP_URL;
 const key = fs.readFileSync(`${process.env.TEST_COLLAB_KEYS}/hs.key`,
                             'utf8').trim();
-const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
 const cap = (s) => s[0].toUpperCase() + s.slice(1);
 function token(sub) {
   const now = Math.floor(Date.now() / 1000);
   const extra = sub === 'carol' ? { roles: ['admin'] } : {};
-  const data = `${b64({ alg: 'HS256' })}.${b64({ sub, iss: 't74',
-    exp: now + 600, name: cap(sub), ...extra })}`;
-  return `${data}.${crypto.createHmac('sha256', key).update(data)
-    .digest('base64url')}`;
+  return C.hs256(key, { sub, iss: 't74',
+    exp: now + 600, name: cap(sub), ...extra });
 }
 const TYPE = 'http://sharejs.org/types/text-unicode';
 const run = process.pid;
@@ -348,7 +344,6 @@ ok
 === TEST 2: a PUT while PostgreSQL is stopped is 503, then works again
 --- node
 const assert = require('assert');
-const crypto = require('crypto');
 const cp = require('child_process');
 const fs = require('fs');
 const C = require(process.cwd() + '/lib/collab-client');
@@ -356,12 +351,9 @@ const C = require(process.cwd() + '/lib/collab-client');
 const HTTP = process.env.COLLAB_HTTP_URL;
 const key = fs.readFileSync(`${process.env.TEST_COLLAB_KEYS}/hs.key`,
                             'utf8').trim();
-const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
 const now = Math.floor(Date.now() / 1000);
-const data = `${b64({ alg: 'HS256' })}.${b64({ sub: 'boss', iss: 't74',
-  exp: now + 600, roles: ['admin'] })}`;
-const tok = `${data}.${crypto.createHmac('sha256', key).update(data)
-  .digest('base64url')}`;
+const tok = C.hs256(key, { sub: 'boss', iss: 't74', exp: now + 600,
+                           roles: ['admin'] });
 const pg = (...a) => new Promise((res, rej) => cp.execFile('bash',
   [`${process.env.COLLAB_ROOT}/.ci/pg.sh`, ...a],
   (e, out, err) => (e ? rej(new Error(err || e.message)) : res(out))));

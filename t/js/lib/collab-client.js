@@ -647,6 +647,14 @@ function patchOp(pos, delCount, ins) {
 // set `collab_src_secret $TEST_COLLAB_SRC_SECRET;`, which is this default.
 const SRC_SECRET = 'collab-test-src-secret';
 
+// an HS256 JSON Web Token of claims, signed with key (a kid-less header)
+function hs256(key, claims) {
+  const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+  const data = `${b64({ alg: 'HS256' })}.${b64(claims)}`;
+  return `${data}.${crypto.createHmac('sha256', key).update(data)
+    .digest('base64url')}`;
+}
+
 // a payload as this deployment's workers sign it for a Redis channel
 // (src/redis/ngx_http_collab_redis_sign.c): what a host with the same
 // collab_src_secret would PUBLISH
@@ -678,5 +686,5 @@ module.exports = {
   fetchSnapshot, rejects, settled, converge,
   psql, sqlLit, opLog, docRow, headVersion, checkLog, replay,
   serverPidOf, portOf, clientsOnDistinctWorkers, redis,
-  loadTrace, patchOp, env, publicSrc, busSign, SRC_SECRET,
+  loadTrace, patchOp, env, publicSrc, busSign, hs256, SRC_SECRET,
 };
